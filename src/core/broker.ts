@@ -1,0 +1,158 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { GroupCommit } from '../store/group-commit.js';
+import { MetadataStore } from '../store/metadata-store.js';
+import { QueueStore } from '../store/queue-store.js';
+import type { Queue, QueueOptions } from './queue.js';
+import { type User, type UserDefinition, UserRegistry } from './users.js';
+import { VHost } from './vhost.js';
+
+export interface BrokerOptions {
+  dataDir: string;
+  /** fdatasync before confirming persistent messages. Off only for development. */
+  fsync: boolean;
+  segmentMaxBytes: number;
+  queueCacheBytes: number;
+  queueReadAheadBytes: number;
+  users: UserDefinition[];
+  vhosts: string[];
+}
+
+export const defaultBrokerOptions: Omit<BrokerOptions, 'dataDir'> = {
+  fsync: true,
+  segmentMaxBytes: 64 * 1024 * 1024,
+  queueCacheBytes: 16 * 1024 * 1024,
+  queueReadAheadBytes: 1024 * 1024,
+  users: [{ name: 'guest', password: 'guest', vhosts: ['/'], loopbackOnly: true }],
+  vhosts: ['/'],
+};
+
+/**
+ * The protocol-agnostic broker: namespaces (vhosts), users, and the stores under them. Data directory layout:
+ *   meta/          definitions (vhosts, exchanges, queues, bindings)
+ *   queues/<id>/   one segment log + settle log per durable queue
+ *   transient/     logs of non-durable queues, wiped at every start
+ */
+export class Broker {
+  private readonly vhosts = new Map<string, VHost>();
+  private readonly users: UserRegistry;
+  private closed = false;
+
+  private constructor(
+    readonly options: BrokerOptions,
+    private readonly meta: MetadataStore,
+    private readonly commit: GroupCommit,
+    private readonly logger: Logger,
+  ) {
+    this.users = new UserRegistry(options.users);
+  }
+
+  static async open(options: BrokerOptions, logger: Logger): Promise<Broker> {
+    await mkdir(options.dataDir, { recursive: true });
+    await acquireLock(options.dataDir);
+    await rm(join(options.dataDir, 'transient'), { recursive: true, force: true });
+    await mkdir(join(options.dataDir, 'queues'), { recursive: true });
+    const meta = await MetadataStore.open(join(options.dataDir, 'meta'), {
+      fsync: options.fsync,
+      onWarning: (message) => logger.warn({ store: 'meta' }, message),
+    });
+    const commit = new GroupCommit({ fsync: options.fsync });
+    const broker = new Broker(options, meta, commit, logger);
+    const names = new Set([...options.vhosts, ...meta.entries('vhost\u0000').map(([k]) => k.slice(6))]);
+    const started = Date.now();
+    for (const name of names) {
+      if (!meta.get(`vhost\u0000${name}`)) await meta.put(`vhost\u0000${name}`, { name });
+      const vhost = broker.createVHost(name);
+      await vhost.recover();
+    }
+    let messages = 0;
+    let queues = 0;
+    for (const v of broker.vhosts.values()) {
+      for (const q of v.allQueues()) {
+        queues++;
+        messages += q.messageCount;
+      }
+    }
+    logger.info({ dataDir: options.dataDir, vhosts: names.size, queues, messages, ms: Date.now() - started }, 'recovered');
+    return broker;
+  }
+
+  vhost(name: string): VHost | undefined {
+    return this.vhosts.get(name);
+  }
+
+  authenticate(username: string, password: string, remoteAddress: string | undefined): User | undefined {
+    return this.users.authenticate(username, password, remoteAddress);
+  }
+
+  stats(): { vhosts: number; queues: number; messages: number } {
+    let queues = 0;
+    let messages = 0;
+    for (const v of this.vhosts.values()) {
+      for (const q of v.allQueues()) {
+        queues++;
+        messages += q.messageCount + q.unackedCount;
+      }
+    }
+    return { vhosts: this.vhosts.size, queues, messages };
+  }
+
+  /** Flushes every pending write and sync, closes the stores. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.vhosts.values()].map((v) => v.close()));
+    await this.commit.flush();
+    await this.commit.close();
+    await this.meta.close();
+    await rm(join(this.options.dataDir, 'LOCK'), { force: true });
+  }
+
+  private createVHost(name: string): VHost {
+    const queueOptions: QueueOptions = {
+      cacheBytes: this.options.queueCacheBytes,
+      readAheadBytes: this.options.queueReadAheadBytes,
+    };
+    const vhost = new VHost(name, {
+      meta: this.meta,
+      queueOptions,
+      openQueueStore: (id, durable) =>
+        QueueStore.open({
+          dir: join(this.options.dataDir, durable ? 'queues' : 'transient', id),
+          commit: this.commit,
+          fsync: this.options.fsync,
+          segmentMaxBytes: this.options.segmentMaxBytes,
+          durable,
+          onWarning: (message) => this.logger.warn({ vhost: name, queueId: id }, message),
+        }),
+      onQueueStoreError: (queue: Queue, err: Error) =>
+        this.logger.error({ err, vhost: name, queue: queue.name }, 'queue store error'),
+    });
+    this.vhosts.set(name, vhost);
+    return vhost;
+  }
+}
+
+/** One broker per data directory: a second one would corrupt the logs. A stale lock (dead pid) is taken over. */
+async function acquireLock(dataDir: string): Promise<void> {
+  const path = join(dataDir, 'LOCK');
+  try {
+    const pid = Number((await readFile(path, 'utf8')).trim());
+    if (pid && pid !== process.pid && isAlive(pid)) {
+      throw new Error(`data directory ${dataDir} is in use by process ${pid}`);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await writeFile(path, `${process.pid}\n`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

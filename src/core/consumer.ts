@@ -1,0 +1,20 @@
+import type { Message } from './message.js';
+import type { Queue } from './queue.js';
+
+/**
+ * What a protocol adapter hands a queue to receive messages. The queue pushes deliveries while `hasCredit()`
+ * says yes (AMQP prefetch, channel.flow, socket back-pressure, HTTP/SSE window all map onto it) and the adapter
+ * calls `queue.resumeDelivery()` when credit comes back.
+ */
+export interface Consumer {
+  readonly tag: string;
+  /** Settled on delivery (AMQP no-ack); otherwise the queue holds the message unacked until ack/requeue/reject. */
+  readonly noAck: boolean;
+  readonly exclusive: boolean;
+  /** Opaque identity of the owning connection, for exclusive-queue checks. */
+  readonly owner: object;
+  hasCredit(): boolean;
+  deliver(queue: Queue, offset: number, message: Message, redelivered: boolean): void;
+  /** The queue was deleted (or otherwise ended the subscription); the consumer is already removed. */
+  cancelledByQueue(queue: Queue): void;
+}

@@ -1,0 +1,69 @@
+import { Broker, type BrokerOptions } from '../core/broker.js';
+import { AmqpServer, type AmqpServerOptions } from '../protocols/amqp091/amqp-server.js';
+import type { BrokerConfig } from './config.js';
+import type { HealthStats } from './http-server.js';
+import type { BoundAddress } from './listen-on-hosts.js';
+import type { Logger } from './logger.js';
+
+/**
+ * What the server wiring needs from the broker core and the AMQP adapter: just enough to start, report
+ * health and shut down in order. startServer() takes these as a parameter so its start/stop sequence can
+ * be tested with stand-ins.
+ */
+
+export interface BrokerHandle {
+  close(): Promise<void>;
+  /** Optional figures for GET /health. */
+  stats?(): HealthStats | Promise<HealthStats>;
+}
+
+export interface AmqpServerHandle {
+  /** Open client connections, reported by GET /health. */
+  readonly connectionCount?: number;
+  listen(): Promise<BoundAddress[]>;
+  stopAccepting(): Promise<void>;
+  /** Sends connection.close 320 CONNECTION_FORCED to every client and waits (bounded) for them. */
+  closeAllConnections(replyText: string): Promise<void>;
+}
+
+export interface ServerComponents {
+  openBroker(config: BrokerConfig, logger: Logger): Promise<BrokerHandle>;
+  createAmqpServer(broker: BrokerHandle, config: BrokerConfig, logger: Logger): AmqpServerHandle;
+}
+
+/** The core's options, taken from the validated configuration. */
+export function brokerOptions(config: BrokerConfig): BrokerOptions {
+  return {
+    dataDir: config.dataDir,
+    fsync: config.fsync,
+    segmentMaxBytes: config.limits.segmentMaxBytes,
+    queueCacheBytes: config.limits.queueCacheBytes,
+    queueReadAheadBytes: config.limits.queueReadAheadBytes,
+    users: config.users,
+    vhosts: config.vhosts,
+  };
+}
+
+/** The AMQP adapter's options: where to listen and which limits to enforce. */
+export function amqpServerOptions(config: BrokerConfig): AmqpServerOptions {
+  const { limits } = config;
+  return {
+    hosts: [...config.hosts],
+    port: config.amqpPort,
+    maxConnections: limits.maxConnections,
+    limits: {
+      frameMax: limits.frameMax,
+      channelMax: limits.channelMax,
+      heartbeat: limits.heartbeatSeconds,
+      maxMessageSize: limits.maxMessageSize,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    },
+  };
+}
+
+/** The production components: the core Broker and the AMQP 0-9-1 adapter. */
+export const defaultComponents: ServerComponents = {
+  openBroker: (config, logger) => Broker.open(brokerOptions(config), logger),
+  createAmqpServer: (broker, config, logger) =>
+    new AmqpServer(broker as Broker, amqpServerOptions(config), logger),
+};

@@ -1,0 +1,485 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
+import { z } from 'zod';
+import { passwordHashProblem } from './password-hash.js';
+
+/**
+ * Broker configuration: one zod schema (defaults and bounds), one table of command-line flags and
+ * environment variables (CONFIG_OPTIONS), and loadConfig(), which merges the sources in precedence order
+ *   command-line flags > EVENTTER_* environment variables > JSON config file > defaults.
+ * docs/configuration.md documents every entry; keep it in step with this file.
+ */
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+function integer(min: number, max: number) {
+  return z
+    .number({ error: (issue) => `must be a number, got ${describeValue(issue.input)}` })
+    .int('must be an integer')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+}
+
+const portSchema = integer(0, 65535);
+
+const hostSchema = z
+  .string({ error: 'must be a string' })
+  .min(1, 'must not be empty')
+  .max(253, 'must be at most 253 characters')
+  .refine(
+    (host) =>
+      isIP(host) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(host),
+    'must be an IPv4/IPv6 address or a host name',
+  );
+
+// AMQP short strings cap virtual host names at 255 bytes; we use characters as a simple, stricter bound.
+const vhostSchema = z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(255);
+
+const limitsSchema = z.strictObject({
+  /** Largest AMQP frame offered in connection.tune; 4096 is the protocol's frame-min-size. */
+  frameMax: integer(4096, 16 * MIB).default(131072),
+  /** Channels per connection offered in connection.tune (RabbitMQ's default). */
+  channelMax: integer(1, 65535).default(2047),
+  /** Largest message body; RabbitMQ 3.8-3.13 default (4.x lowered it to 16 MiB; 512 MiB is its ceiling). */
+  maxMessageSize: integer(1, 512 * MIB).default(128 * MIB),
+  /** Concurrent client connections across all listeners. */
+  maxConnections: integer(1, 1_000_000).default(10000),
+  /** Heartbeat interval offered in connection.tune, in seconds; 0 disables heartbeats. */
+  heartbeatSeconds: integer(0, 65535).default(60),
+  /** How deeply field tables may nest inside message headers and method arguments. */
+  maxHeaderTableDepth: integer(1, 128).default(16),
+  /** Time a client gets from TCP connect to connection.open, in milliseconds. */
+  handshakeTimeoutMs: integer(100, 300_000).default(10_000),
+  /** Size at which a queue's segment file is rolled over to a new one. */
+  segmentMaxBytes: integer(MIB, GIB).default(64 * MIB),
+  /** Bytes of message bodies each queue keeps in memory; the rest of its backlog is read back from disk. */
+  queueCacheBytes: integer(0, GIB).default(16 * MIB),
+  /** How much of a queue's on-disk backlog one read brings into memory. */
+  queueReadAheadBytes: integer(4 * KIB, 64 * MIB).default(MIB),
+});
+
+const userSchema = z
+  .strictObject({
+    name: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(255),
+    password: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(1024).optional(),
+    passwordHash: z
+      .string({ error: 'must be a string' })
+      .superRefine((text, ctx) => {
+        const problem = passwordHashProblem(text);
+        if (problem)
+          ctx.addIssue({ code: 'custom', message: `${problem} (make one with: eventter hash-password)` });
+      })
+      .optional(),
+    vhosts: z.array(vhostSchema).min(1, 'must list at least one virtual host').max(1024).default(['/']),
+    /** Only accept this user from loopback addresses (like RabbitMQ's guest). */
+    loopbackOnly: z.boolean({ error: 'must be true or false' }).default(false),
+  })
+  .refine((user) => (user.password === undefined) !== (user.passwordHash === undefined), {
+    message: 'set exactly one of "password" or "passwordHash"',
+  });
+
+export type UserConfig = z.output<typeof userSchema>;
+
+const DEFAULT_USERS = [{ name: 'guest', password: 'guest', vhosts: ['/'], loopbackOnly: true }];
+
+export const brokerConfigSchema = z
+  .strictObject({
+    /** Directory holding all durable state. Relative paths resolve against the working directory. */
+    dataDir: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(4096).default('./data'),
+    /** Addresses to listen on (AMQP and HTTP). Both wildcards by default: IPv4 and IPv6 everywhere. */
+    hosts: z
+      .array(hostSchema)
+      .min(1, 'must list at least one address')
+      .max(16, 'must list at most 16 addresses')
+      .refine((hosts) => new Set(hosts).size === hosts.length, 'must not repeat an address')
+      .default(['0.0.0.0', '::']),
+    /** AMQP 0-9-1 port; 0 picks a free port (logged at start). */
+    amqpPort: portSchema.default(5672),
+    /** Whether to serve the HTTP endpoint (GET /health). */
+    httpEnabled: z.boolean({ error: 'must be true or false' }).default(true),
+    /** HTTP port; 0 picks a free port (logged at start). */
+    httpPort: portSchema.default(15672),
+    logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+    /** fdatasync before confirming persistent messages. Turning it off risks data loss on power failure. */
+    fsync: z.boolean({ error: 'must be true or false' }).default(true),
+    limits: limitsSchema.prefault({}),
+    vhosts: z
+      .array(vhostSchema)
+      .min(1, 'must list at least one virtual host')
+      .max(1024)
+      .refine((vhosts) => new Set(vhosts).size === vhosts.length, 'must not repeat a virtual host')
+      .default(['/']),
+    /** Replaces the default list entirely: defining users removes guest unless it is listed again. */
+    users: z.array(userSchema).max(10_000).default(DEFAULT_USERS),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.users.forEach((user, index) => {
+      if (seen.has(user.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['users', index, 'name'],
+          message: `duplicate user "${user.name}"`,
+        });
+      }
+      seen.add(user.name);
+      user.vhosts.forEach((vhost, vhostIndex) => {
+        if (!config.vhosts.includes(vhost)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['users', index, 'vhosts', vhostIndex],
+            message: `virtual host "${vhost}" is not in "vhosts"`,
+          });
+        }
+      });
+    });
+  });
+
+/** The validated configuration every part of the server receives. */
+export type BrokerConfig = z.output<typeof brokerConfigSchema>;
+export type LimitsConfig = BrokerConfig['limits'];
+
+export const DEFAULT_CONFIG: Readonly<BrokerConfig> = brokerConfigSchema.parse({});
+
+// ---------------------------------------------------------------------------------------------------------
+// Flags and environment variables
+
+type ValueKind = 'string' | 'integer' | 'bytes' | 'boolean' | 'list' | 'logLevel';
+
+export interface ConfigOption {
+  /** Dotted path in BrokerConfig, e.g. 'limits.frameMax'. */
+  path: string;
+  /** Commander flag spec, e.g. '--frame-max <bytes>'. Booleans get '--x' and '--no-x'. */
+  flag: string;
+  env: string;
+  kind: ValueKind;
+  description: string;
+  /** Help for the '--no-x' form of a boolean option. */
+  offDescription?: string;
+}
+
+function option(
+  path: string,
+  flagName: string,
+  placeholder: string,
+  kind: ValueKind,
+  description: string,
+  extra: { envSuffix?: string; offDescription?: string } = {},
+) {
+  const flag = kind === 'boolean' ? `--${flagName}` : `--${flagName} <${placeholder}>`;
+  const env = `EVENTTER_${(extra.envSuffix ?? flagName).toUpperCase().replaceAll('-', '_')}`;
+  return { path, flag, env, kind, description, offDescription: extra.offDescription } satisfies ConfigOption;
+}
+
+/** Every option settable by flag or environment variable (users and vhosts come from the config file). */
+export const CONFIG_OPTIONS: readonly ConfigOption[] = [
+  option('dataDir', 'data-dir', 'path', 'string', 'directory for all durable state'),
+  option('hosts', 'hosts', 'addresses', 'list', 'comma-separated addresses to listen on'),
+  option('amqpPort', 'amqp-port', 'port', 'integer', 'AMQP listener port, 0 = any free port'),
+  option('httpEnabled', 'http', '', 'boolean', 'serve HTTP (GET /health)', {
+    envSuffix: 'http-enabled',
+    offDescription: 'do not serve HTTP',
+  }),
+  option('httpPort', 'http-port', 'port', 'integer', 'HTTP listener port, 0 = any free port'),
+  option('logLevel', 'log-level', 'level', 'logLevel', `log level: ${LOG_LEVELS.join('|')}`),
+  option('fsync', 'fsync', '', 'boolean', 'fdatasync before confirming persistent messages', {
+    offDescription: 'skip fdatasync: faster, but a power cut loses confirmed messages (development only)',
+  }),
+  option('limits.frameMax', 'frame-max', 'bytes', 'bytes', 'largest AMQP frame'),
+  option('limits.channelMax', 'channel-max', 'count', 'integer', 'channels per connection'),
+  option('limits.maxMessageSize', 'max-message-size', 'bytes', 'bytes', 'largest message body'),
+  option('limits.maxConnections', 'max-connections', 'count', 'integer', 'concurrent client connections'),
+  option('limits.heartbeatSeconds', 'heartbeat', 'seconds', 'integer', 'heartbeat interval, 0 disables'),
+  option(
+    'limits.maxHeaderTableDepth',
+    'max-header-table-depth',
+    'depth',
+    'integer',
+    'nesting of field tables',
+  ),
+  option('limits.handshakeTimeoutMs', 'handshake-timeout', 'ms', 'integer', 'connect-to-open time limit'),
+  option('limits.segmentMaxBytes', 'segment-max-bytes', 'bytes', 'bytes', 'queue segment file size'),
+  option(
+    'limits.queueCacheBytes',
+    'queue-cache-bytes',
+    'bytes',
+    'bytes',
+    'message bodies cached in memory per queue',
+  ),
+  option(
+    'limits.queueReadAheadBytes',
+    'queue-read-ahead-bytes',
+    'bytes',
+    'bytes',
+    'disk read-ahead per queue',
+  ),
+];
+
+export const CONFIG_FILE_FLAG = '--config <path>';
+export const CONFIG_FILE_ENV = 'EVENTTER_CONFIG';
+
+/** The commander attribute name for a flag: '--amqp-port <port>' -> 'amqpPort'. */
+export function flagAttribute(flag: string): string {
+  const name = flag.split(' ')[0].replace(/^--/, '');
+  return name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** Default value of an option, formatted for help text and docs. */
+export function formatDefault(path: string): string {
+  const value = getPath(DEFAULT_CONFIG, path);
+  return Array.isArray(value) ? value.join(',') : String(value);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Loading
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+/** Values as commander hands them over: strings for valued flags, booleans for switches. */
+export type CliOptionValues = Readonly<Record<string, string | boolean | undefined>>;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export type ReadTextFile = (path: string) => string;
+
+const MAX_CONFIG_FILE_BYTES = 16 * MIB;
+
+function readConfigFileText(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+/**
+ * Builds the validated configuration. Throws ConfigError listing every problem, each naming the option
+ * and where its value came from.
+ */
+export function loadConfig(
+  cliOptions: CliOptionValues = {},
+  env: Env = process.env,
+  readTextFile: ReadTextFile = readConfigFileText,
+): BrokerConfig {
+  const problems: string[] = [];
+  const origins = new Map<string, string>();
+  const merged: Record<string, unknown> = {};
+
+  const configPath = stringOrUndefined(cliOptions.config) ?? nonEmpty(env[CONFIG_FILE_ENV]);
+  if (configPath !== undefined) {
+    const fileValues = readConfigFile(configPath, readTextFile, problems);
+    if (fileValues !== undefined) {
+      for (const [key, value] of Object.entries(fileValues)) {
+        merged[key] = value;
+        origins.set(key, `config file ${configPath}`);
+      }
+      // Byte sizes may be written as "64MiB" in the file too.
+      for (const opt of CONFIG_OPTIONS) {
+        const value = getPath(merged, opt.path);
+        if (opt.kind === 'bytes' && typeof value === 'string') {
+          const converted = convert(opt, value);
+          if ('problem' in converted)
+            problems.push(`${opt.path} (from config file ${configPath}): ${converted.problem}`);
+          else setPath(merged, opt.path, converted.value);
+        }
+      }
+    }
+  }
+
+  for (const opt of CONFIG_OPTIONS) {
+    const raw = nonEmpty(env[opt.env]);
+    if (raw === undefined) continue;
+    applyRaw(opt, raw, `env ${opt.env}`, merged, origins, problems);
+  }
+
+  for (const opt of CONFIG_OPTIONS) {
+    const raw = cliOptions[flagAttribute(opt.flag)];
+    if (raw === undefined) continue;
+    const flagName = opt.flag.split(' ')[0];
+    const label =
+      opt.kind === 'boolean' && raw === false ? `flag --no-${flagName.slice(2)}` : `flag ${flagName}`;
+    applyRaw(opt, raw, label, merged, origins, problems);
+  }
+
+  // Values that failed conversion were left out, so the schema still checks everything else in one pass.
+  const result = brokerConfigSchema.safeParse(merged, { reportInput: true });
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.map(String);
+      const origin = originOf(origins, path);
+      const input = (issue as { input?: unknown }).input;
+      const got = issue.message.includes(', got ') || !isScalar(input) ? '' : `, got ${describeValue(input)}`;
+      problems.push(
+        `${path.join('.') || '(root)'}${origin ? ` (from ${origin})` : ''}: ${issue.message}${got}`,
+      );
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return { ...result.data, dataDir: resolvePath(result.data.dataDir) };
+}
+
+function readConfigFile(
+  path: string,
+  readTextFile: ReadTextFile,
+  problems: string[],
+): Record<string, unknown> | undefined {
+  let text: string;
+  try {
+    text = readTextFile(path);
+  } catch (err) {
+    problems.push(`config file ${path}: cannot read it (${(err as Error).message})`);
+    return undefined;
+  }
+  if (text.length > MAX_CONFIG_FILE_BYTES) {
+    problems.push(`config file ${path}: larger than ${MAX_CONFIG_FILE_BYTES} bytes`);
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    problems.push(`config file ${path}: not valid JSON (${(err as Error).message})`);
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(`config file ${path}: must contain a JSON object`);
+    return undefined;
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function applyRaw(
+  opt: ConfigOption,
+  raw: string | boolean,
+  origin: string,
+  merged: Record<string, unknown>,
+  origins: Map<string, string>,
+  problems: string[],
+): void {
+  const converted = convert(opt, raw);
+  if ('problem' in converted) {
+    problems.push(`${opt.path} (from ${origin}): ${converted.problem}`);
+    return;
+  }
+  setPath(merged, opt.path, converted.value);
+  origins.set(opt.path, origin);
+}
+
+type Converted = { value: unknown } | { problem: string };
+
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: KIB,
+  kib: KIB,
+  m: MIB,
+  mib: MIB,
+  g: GIB,
+  gib: GIB,
+};
+
+function convert(opt: ConfigOption, raw: string | boolean): Converted {
+  if (opt.kind === 'boolean') {
+    if (typeof raw === 'boolean') return { value: raw };
+    const lower = raw.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(lower)) return { value: true };
+    if (['false', '0', 'no', 'off'].includes(lower)) return { value: false };
+    return { problem: `must be true or false, got ${describeValue(raw)}` };
+  }
+  if (typeof raw === 'boolean') return { problem: 'needs a value' };
+  const text = raw.trim();
+  switch (opt.kind) {
+    case 'string':
+    case 'logLevel':
+      return { value: text };
+    case 'list':
+      return {
+        value: text
+          .split(',')
+          .map((item) => item.trim())
+          .filter((item) => item.length > 0),
+      };
+    case 'integer':
+      if (!/^-?\d{1,16}$/.test(text)) return { problem: `must be an integer, got ${describeValue(raw)}` };
+      return { value: Number(text) };
+    case 'bytes': {
+      const match = /^(\d{1,16})\s*([A-Za-z]*)$/.exec(text);
+      const unit = match ? BYTE_UNITS[match[2].toLowerCase()] : undefined;
+      if (!match || unit === undefined) {
+        return {
+          problem: `must be a byte count such as 131072, 512KiB, 64MiB or 1GiB, got ${describeValue(raw)}`,
+        };
+      }
+      return { value: Number(match[1]) * unit };
+    }
+  }
+}
+
+function originOf(origins: Map<string, string>, path: readonly string[]): string | undefined {
+  for (let length = path.length; length > 0; length--) {
+    const origin = origins.get(path.slice(0, length).join('.'));
+    if (origin !== undefined) return origin;
+  }
+  return undefined;
+}
+
+function getPath(target: object, path: string): unknown {
+  let current: unknown = target;
+  for (const key of path.split('.')) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let current = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = current[key];
+    // A non-object here (e.g. "limits": 5 in the file) is replaced; the file's value was invalid anyway.
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) current[key] = {};
+    else current[key] = { ...(next as Record<string, unknown>) };
+    current = current[key] as Record<string, unknown>;
+  }
+  current[keys[keys.length - 1]] = value;
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? nonEmpty(value) : undefined;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function isScalar(value: unknown): boolean {
+  return value !== undefined && (value === null || typeof value !== 'object');
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'an object' : String(value);
+}
+
+/** The configuration with secrets removed, for the start-up log line. */
+export function redactConfig(config: BrokerConfig): unknown {
+  return {
+    ...config,
+    users: config.users.map((user) => ({
+      name: user.name,
+      vhosts: user.vhosts,
+      loopbackOnly: user.loopbackOnly,
+    })),
+  };
+}

@@ -1,0 +1,103 @@
+import { createServer, type Server as NodeHttpServer } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { type BoundAddress, closeServers, listenOnHosts } from './listen-on-hosts.js';
+import type { Logger } from './logger.js';
+
+/** Figures the health endpoint reports when the broker offers them. */
+export interface HealthStats {
+  connections?: number;
+  vhosts?: number;
+  queues?: number;
+  /** Ready plus unacknowledged messages across all queues. */
+  messages?: number;
+}
+
+export const HEALTH_STAT_NAMES = ['connections', 'vhosts', 'queues', 'messages'] as const;
+
+export interface HealthReport extends HealthStats {
+  status: 'ok' | 'stopping';
+  uptimeSeconds: number;
+}
+
+export interface HttpServerOptions {
+  hosts: readonly string[];
+  port: number;
+  logger: Logger;
+  /** Called per /health request; a throw or rejection makes /health answer 503. */
+  health: () => HealthReport | Promise<HealthReport>;
+}
+
+export interface HttpServer {
+  readonly addresses: readonly BoundAddress[];
+  close(): Promise<void>;
+}
+
+// Health checks are tiny; anything larger is not for us.
+const MAX_BODY_BYTES = 64 * 1024;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Builds the fastify application: routes only, no listening. Exported for in-process tests (inject). */
+export function buildHttpApp(options: Pick<HttpServerOptions, 'health' | 'logger'>): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES, return503OnClosing: true });
+
+  app.get('/health', async (_request, reply) => {
+    try {
+      const report = await options.health();
+      return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+    } catch (err) {
+      options.logger.warn({ err }, 'health check failed');
+      return reply.code(503).send({ status: 'error' });
+    }
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` });
+  });
+
+  app.setErrorHandler((err: { statusCode?: number; message?: string }, _request, reply) => {
+    const statusCode = err.statusCode !== undefined && err.statusCode >= 400 ? err.statusCode : 500;
+    if (statusCode >= 500) options.logger.error({ err }, 'http request failed');
+    reply
+      .code(statusCode)
+      .send({ error: statusCode >= 500 ? 'internal_error' : 'bad_request', message: err.message });
+  });
+
+  return app;
+}
+
+/**
+ * Serves the HTTP API on every configured host. Fastify routes the requests, but we own the Node servers
+ * so one application can listen on several addresses (IPv4 and IPv6 wildcards) at once.
+ */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const app = buildHttpApp(options);
+  await app.ready();
+  let listeners: { servers: NodeHttpServer[]; addresses: BoundAddress[] };
+  try {
+    const bound = await listenOnHosts(
+      () => {
+        const server = createServer((request, response) => app.routing(request, response));
+        server.requestTimeout = REQUEST_TIMEOUT_MS;
+        return server;
+      },
+      options.hosts,
+      options.port,
+      (details, message) => options.logger.warn({ protocol: 'http', ...details }, message),
+    );
+    listeners = { servers: bound.servers as NodeHttpServer[], addresses: bound.addresses };
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+
+  return {
+    addresses: listeners.addresses,
+    async close() {
+      const closed = closeServers(listeners.servers);
+      // Idle keep-alive sockets would hold server.close() open; health checks have nothing in flight worth waiting for.
+      for (const server of listeners.servers) server.closeAllConnections();
+      await closed;
+      await app.close();
+    },
+  };
+}

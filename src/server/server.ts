@@ -1,0 +1,202 @@
+import { performance } from 'node:perf_hooks';
+import type { AmqpServerHandle, BrokerHandle, ServerComponents } from './components.js';
+import { defaultComponents } from './components.js';
+import { type BrokerConfig, redactConfig } from './config.js';
+import { HEALTH_STAT_NAMES, type HealthReport, type HttpServer, startHttpServer } from './http-server.js';
+import type { BoundAddress } from './listen-on-hosts.js';
+import type { Logger } from './logger.js';
+
+/** Reply text clients see with connection.close 320 when the broker shuts down (RabbitMQ wording). */
+export const SHUTDOWN_REPLY_TEXT = "broker forced connection closure with reason 'shutdown'";
+
+export interface StartServerOptions {
+  /** Defaults to the real Broker and AmqpServer. */
+  components?: ServerComponents;
+  /** Install SIGTERM/SIGINT and uncaught-error handlers that end the process. Default true. */
+  handleProcessEvents?: boolean;
+  /** How the process handlers end the process. Default process.exit. */
+  exit?: (code: number) => void;
+}
+
+export interface RunningServer {
+  readonly amqpAddresses: readonly BoundAddress[];
+  /** Empty when HTTP is disabled. */
+  readonly httpAddresses: readonly BoundAddress[];
+  /**
+   * Graceful stop: stop accepting, close every AMQP connection with 320 CONNECTION_FORCED, flush the
+   * broker, close HTTP. Idempotent; every step runs even if an earlier one fails, then the first error
+   * is thrown.
+   */
+  stop(): Promise<void>;
+}
+
+/** Opens the broker, starts the AMQP and HTTP listeners and logs where they listen. */
+export async function startServer(
+  config: BrokerConfig,
+  logger: Logger,
+  options: StartServerOptions = {},
+): Promise<RunningServer> {
+  const startedAt = performance.now();
+  // Handlers go in before anything starts: a signal that arrives during start-up must not kill the process
+  // with the default action half way through opening the data directory. It stops the server once started.
+  let startupDone: (server: RunningServer | undefined) => void = () => {};
+  const started = new Promise<RunningServer | undefined>((resolve) => {
+    startupDone = resolve;
+  });
+  if (options.handleProcessEvents ?? true) {
+    installProcessHandlers(
+      () => started.then((server) => server?.stop()),
+      logger,
+      options.exit ?? ((code) => process.exit(code)),
+    );
+  }
+  try {
+    const server = await openAll(config, logger, options.components, startedAt);
+    startupDone(server);
+    return server;
+  } catch (err) {
+    startupDone(undefined);
+    throw err;
+  }
+}
+
+async function openAll(
+  config: BrokerConfig,
+  logger: Logger,
+  givenComponents: ServerComponents | undefined,
+  startedAt: number,
+): Promise<RunningServer> {
+  const components = givenComponents ?? defaultComponents;
+  logger.info({ config: redactConfig(config) }, 'starting');
+
+  const broker = await components.openBroker(config, logger);
+  let amqp: AmqpServerHandle | undefined;
+  let http: HttpServer | undefined;
+  let stopping = false;
+  try {
+    amqp = components.createAmqpServer(broker, config, logger);
+    const amqpAddresses = await amqp.listen();
+    if (config.httpEnabled) {
+      http = await startHttpServer({
+        hosts: config.hosts,
+        port: config.httpPort,
+        logger,
+        health: () => healthReport(broker, amqp, startedAt, stopping),
+      });
+    }
+    const httpAddresses = http?.addresses ?? [];
+    // Logged once everything is up, so a supervisor that sees these lines can connect to either protocol.
+    for (const address of amqpAddresses) logger.info({ protocol: 'amqp', ...address }, 'listening');
+    for (const address of httpAddresses) logger.info({ protocol: 'http', ...address }, 'listening');
+    logger.info({ dataDir: config.dataDir, startupMs: Math.round(performance.now() - startedAt) }, 'started');
+
+    let stopped: Promise<void> | undefined;
+    return {
+      amqpAddresses,
+      httpAddresses,
+      stop() {
+        stopping = true;
+        stopped ??= shutDown(broker, amqp, http, logger);
+        return stopped;
+      },
+    };
+  } catch (err) {
+    // Start-up failed part way (e.g. port in use): release what was opened so no data is left unflushed.
+    await shutDown(broker, amqp, http, logger).catch((closeErr: unknown) => {
+      logger.error({ err: closeErr }, 'cleanup after failed start failed');
+    });
+    throw err;
+  }
+}
+
+async function healthReport(
+  broker: BrokerHandle,
+  amqp: AmqpServerHandle | undefined,
+  startedAt: number,
+  stopping: boolean,
+): Promise<HealthReport> {
+  const report: HealthReport = {
+    status: stopping ? 'stopping' : 'ok',
+    uptimeSeconds: Math.floor((performance.now() - startedAt) / 1000),
+  };
+  const stats = broker.stats === undefined ? undefined : await broker.stats();
+  for (const name of HEALTH_STAT_NAMES) {
+    const value = stats?.[name];
+    if (typeof value === 'number') report[name] = value;
+  }
+  if (amqp?.connectionCount !== undefined) report.connections = amqp.connectionCount;
+  return report;
+}
+
+async function shutDown(
+  broker: BrokerHandle,
+  amqp: AmqpServerHandle | undefined,
+  http: HttpServer | undefined,
+  logger: Logger,
+): Promise<void> {
+  logger.info('stopping');
+  const steps: Array<[string, () => Promise<void>]> = [];
+  if (amqp !== undefined) {
+    steps.push(['stop accepting AMQP connections', () => amqp.stopAccepting()]);
+    steps.push(['close AMQP connections', () => amqp.closeAllConnections(SHUTDOWN_REPLY_TEXT)]);
+  }
+  // The broker closes after its clients so in-flight publishes are flushed before files close.
+  steps.push(['close broker', () => broker.close()]);
+  // HTTP goes last: load balancers keep seeing 503 "stopping" while the broker drains.
+  if (http !== undefined) steps.push(['close HTTP server', () => http.close()]);
+
+  let firstError: unknown;
+  for (const [step, run] of steps) {
+    try {
+      await run();
+    } catch (err) {
+      logger.error({ err, step }, 'shutdown step failed');
+      firstError ??= err;
+    }
+  }
+  if (firstError !== undefined) throw firstError;
+  logger.info('stopped');
+}
+
+/**
+ * SIGTERM/SIGINT: graceful stop, then exit 0 (1 if the stop failed). A second signal exits 1 at once.
+ * An uncaught exception or unhandled rejection is a bug in the broker itself: log it as fatal and exit 1.
+ * Returns a function that removes the handlers.
+ */
+export function installProcessHandlers(
+  stop: () => Promise<void>,
+  logger: Logger,
+  exit: (code: number) => void,
+): () => void {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal during shutdown, exiting now');
+      exit(1);
+      return;
+    }
+    signalled = true;
+    logger.info({ signal }, 'shutdown requested');
+    stop().then(
+      () => exit(0),
+      (err: unknown) => {
+        logger.fatal({ err }, 'shutdown failed');
+        exit(1);
+      },
+    );
+  };
+  const onUncaught = (err: unknown) => {
+    logger.fatal({ err }, 'uncaught error, exiting');
+    exit(1);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
+  return () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUncaught);
+  };
+}

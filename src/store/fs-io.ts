@@ -1,0 +1,68 @@
+/** Small promise/callback wrappers around positional fd I/O that loop over short reads and writes. */
+import fs from 'node:fs';
+
+/** Reads up to len bytes at file position pos into buf[off]; returns the bytes read (less only at EOF). */
+export function readFull(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    const step = () => {
+      fs.read(fd, buf, off + done, len - done, pos + done, (err, n) => {
+        if (err) return reject(err);
+        done += n;
+        if (n === 0 || done === len) return resolve(done);
+        step();
+      });
+    };
+    if (len === 0) resolve(0);
+    else step();
+  });
+}
+
+/** Writes all of bufs at file position pos, continuing after short writes. */
+export function writevFull(fd: number, bufs: Buffer[], pos: number, cb: (err: Error | null) => void): void {
+  let total = 0;
+  for (const b of bufs) total += b.length;
+  const step = (list: Buffer[], at: number, left: number) => {
+    fs.writev(fd, list, at, (err, n) => {
+      if (err) return cb(err);
+      if (n >= left) return cb(null);
+      // Short write: drop what was written and continue with the rest.
+      let skip = n;
+      let i = 0;
+      while (skip >= list[i].length) skip -= list[i++].length;
+      const rest = list.slice(i);
+      rest[0] = rest[0].subarray(skip);
+      step(rest, at + n, left - n);
+    });
+  };
+  if (total === 0) cb(null);
+  else step(bufs, pos, total);
+}
+
+export function openFile(path: string, flags: string): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fs.open(path, flags, 0o644, (e, fd) => (e ? reject(e) : resolve(fd))),
+  );
+}
+
+export function closeFile(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.close(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+export function fdatasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+export function writeAll(fd: number, buf: Buffer, pos: number): Promise<void> {
+  return new Promise((resolve, reject) => writevFull(fd, [buf], pos, (e) => (e ? reject(e) : resolve())));
+}
+
+/** fsyncs a directory so that file creations, renames and unlinks in it survive a crash. */
+export async function syncDir(dir: string): Promise<void> {
+  const fd = await openFile(dir, 'r');
+  try {
+    await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+  } finally {
+    await closeFile(fd);
+  }
+}

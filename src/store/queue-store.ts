@@ -1,0 +1,236 @@
+/**
+ * The storage of one queue: its segment log plus the settle log of messages that are gone.
+ * Keeps a live counter per segment so that a segment file is deleted as soon as all of its messages are
+ * settled, and compacts the settle log in the background once most of its entries point into deleted segments.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { GroupCommit } from './group-commit.js';
+import { OffsetBitmap } from './offset-bitmap.js';
+import type { LogRecord, NewRecord } from './record-format.js';
+import { SegmentLog } from './segment-log.js';
+import { SettleLog } from './settle-log.js';
+
+export interface QueueStoreOptions {
+  dir: string;
+  commit: GroupCommit;
+  fsync: boolean;
+  segmentMaxBytes?: number;
+  /** false: a transient queue, wiped at open and never fsynced. */
+  durable: boolean;
+  onWarning?: (message: string) => void;
+}
+
+export type LiveRecordCallback = (
+  offset: number,
+  sizeBytes: number,
+  expiresAt: number,
+  priority: number,
+) => void;
+
+const SETTLE_FILE = 'settled.log';
+/** Compact the settle log once it exceeds this size and holds more than twice the still-needed entries. */
+const COMPACT_MIN_BYTES = 1024 * 1024;
+
+/** Per segment: messages not yet settled, and settle-log entries that point into it. */
+interface SegmentCounter {
+  live: number;
+  logged: number;
+}
+
+export class QueueStore {
+  private readonly counters = new Map<number, SegmentCounter>();
+  private activeBase: number;
+  private activeCounter: SegmentCounter;
+  /** Every settled offset in live segments (also guards against double settles corrupting the counters). */
+  private readonly settled = new OffsetBitmap();
+  /** Settle-log entries that still point into live segments. */
+  private loggedLive = 0;
+  private compaction: Promise<void> | null = null;
+  private closed = false;
+  private readonly warn: (message: string) => void;
+
+  private constructor(
+    readonly durable: boolean,
+    private readonly log: SegmentLog,
+    private readonly settleLog: SettleLog | null,
+    onWarning: ((message: string) => void) | undefined,
+  ) {
+    this.warn = onWarning ?? (() => {});
+    this.activeBase = log.activeSegmentBase;
+    this.activeCounter = this.counterFor(this.activeBase);
+  }
+
+  static async open(opts: QueueStoreOptions): Promise<QueueStore> {
+    if (!opts.durable) await fs.promises.rm(opts.dir, { recursive: true, force: true });
+    const fsync = opts.durable && opts.fsync;
+    const log = await SegmentLog.open({
+      dir: opts.dir,
+      commit: opts.commit,
+      fsync,
+      segmentMaxBytes: opts.segmentMaxBytes,
+      onWarning: opts.onWarning,
+    });
+    const settleLog = opts.durable
+      ? await SettleLog.open(path.join(opts.dir, SETTLE_FILE), {
+          commit: opts.commit,
+          fsync,
+          onWarning: opts.onWarning,
+        })
+      : null;
+    return new QueueStore(opts.durable, log, settleLog, opts.onWarning);
+  }
+
+  get nextOffset(): number {
+    return this.log.nextOffset;
+  }
+
+  get firstOffset(): number {
+    return this.log.firstOffset;
+  }
+
+  get sizeBytes(): number {
+    return this.log.sizeBytes + (this.settleLog?.sizeBytes ?? 0);
+  }
+
+  /** Number of segment files currently kept. */
+  get segmentCount(): number {
+    return this.log.segmentInfos().length;
+  }
+
+  /**
+   * Streams, in offset order, every persistent record that was not settled (sizeBytes = body length).
+   * Non-persistent records do not survive a restart. Call once, right after open, before append/settle.
+   */
+  async recover(onLive: LiveRecordCallback): Promise<void> {
+    if (!this.settleLog) return;
+    const log = this.log;
+    await this.settleLog.load((offset) => {
+      const base = log.segmentBaseFor(offset);
+      if (base < 0 || !this.settled.add(offset)) return;
+      this.counterFor(base).logged++;
+      this.loggedLive++;
+    });
+    const infos = log.segmentInfos();
+    let i = 0;
+    let counter = infos.length > 0 ? this.counterFor(infos[0].base) : this.activeCounter;
+    for await (const rec of log.records()) {
+      if (rec.offset >= infos[i].nextOffset) {
+        while (rec.offset >= infos[i].nextOffset) i++;
+        counter = this.counterFor(infos[i].base);
+      }
+      if (!rec.persistent) {
+        this.settled.add(rec.offset);
+        continue;
+      }
+      if (this.settled.has(rec.offset)) continue;
+      counter.live++;
+      onLive(rec.offset, rec.body.length, rec.expiresAt, rec.priority);
+    }
+    for (const info of infos) {
+      if (info.base !== this.activeBase && this.counterFor(info.base).live <= 0) this.dropSegment(info.base);
+    }
+    this.maybeCompact();
+  }
+
+  append(rec: NewRecord): number {
+    const offset = this.log.append(rec);
+    if (this.log.activeSegmentBase !== this.activeBase) this.onRoll();
+    this.activeCounter.live++;
+    return offset;
+  }
+
+  whenDurable(offset: number, cb: (err: Error | null) => void): void {
+    this.log.whenDurable(offset, cb);
+  }
+
+  read(offset: number): Promise<LogRecord | undefined> {
+    return this.log.read(offset);
+  }
+
+  readRange(fromOffset: number, maxBytes: number, maxCount: number): Promise<LogRecord[]> {
+    return this.log.readRange(fromOffset, maxBytes, maxCount);
+  }
+
+  /** The message at offset is gone (acked, dropped, purged). Unknown or repeated offsets are ignored. */
+  settle(offset: number): void {
+    if (this.closed) return; // late acks during shutdown: the message is simply redelivered after restart
+    if (!Number.isSafeInteger(offset) || offset < this.log.firstOffset || offset >= this.log.nextOffset)
+      return;
+    const base = this.log.segmentBaseFor(offset);
+    if (base < 0 || !this.settled.add(offset)) return;
+    const counter = base === this.activeBase ? this.activeCounter : this.counterFor(base);
+    counter.live--;
+    if (this.settleLog) {
+      // Every settle is logged (not only persistent ones): the store does not keep per-message flags, and
+      // 12 bytes per settle are noise next to the record itself.
+      this.settleLog.settle(offset);
+      counter.logged++;
+      this.loggedLive++;
+    }
+    if (counter.live === 0 && base !== this.activeBase) {
+      this.dropSegment(base);
+      this.maybeCompact();
+    }
+  }
+
+  /** Resolves once every settle so far is durable. */
+  async flush(): Promise<void> {
+    await this.settleLog?.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.compaction) await this.compaction;
+    await this.log.close();
+    await this.settleLog?.close();
+  }
+
+  async destroy(): Promise<void> {
+    await this.close();
+    await this.log.destroy(); // close() already ran: this only removes the directory
+  }
+
+  private counterFor(base: number): SegmentCounter {
+    let c = this.counters.get(base);
+    if (!c) {
+      c = { live: 0, logged: 0 };
+      this.counters.set(base, c);
+    }
+    return c;
+  }
+
+  private onRoll(): void {
+    const previous = this.activeBase;
+    const prevCounter = this.activeCounter;
+    this.activeBase = this.log.activeSegmentBase;
+    this.activeCounter = this.counterFor(this.activeBase);
+    // Every message of the old active segment may already be settled: nothing else would delete it.
+    if (prevCounter.live === 0) this.dropSegment(previous);
+  }
+
+  private dropSegment(base: number): void {
+    const end = this.log.segmentEnd(base);
+    if (end < 0 || !this.log.deleteSegment(base)) return;
+    this.settled.deleteRange(base, end);
+    const c = this.counters.get(base);
+    if (c) {
+      this.loggedLive -= c.logged;
+      this.counters.delete(base);
+    }
+  }
+
+  private maybeCompact(): void {
+    const sl = this.settleLog;
+    if (!sl || this.compaction) return;
+    if (sl.sizeBytes < COMPACT_MIN_BYTES || sl.entryCount <= 2 * this.loggedLive) return;
+    const log = this.log;
+    this.compaction = sl
+      .compact(log.firstOffset, (o) => log.segmentBaseFor(o) >= 0)
+      .catch((err: Error) => this.warn(`settle log compaction failed: ${err.message}`))
+      .finally(() => {
+        this.compaction = null;
+      });
+  }
+}

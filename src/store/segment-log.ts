@@ -1,0 +1,794 @@
+/**
+ * Append-only log of framed records in segment files named by their base offset.
+ *
+ * Appends are synchronous and only encode into an in-memory batch; the batch is written once per
+ * event-loop tick with one positional writev, and made durable through the shared GroupCommit.
+ * Each segment keeps a sparse offset index (one entry per ~4 KiB) built while appending or at open.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { closeFile, fdatasync, openFile, readFull, syncDir, writevFull } from './fs-io.js';
+import type { GroupCommit } from './group-commit.js';
+import {
+  checkRecord,
+  decodeRecord,
+  encodedRecordSize,
+  encodeRecord,
+  type LogRecord,
+  type NewRecord,
+  RECORD_CORRUPT,
+  RECORD_INCOMPLETE,
+  recordOffsetAt,
+  recordTimestampAt,
+} from './record-format.js';
+
+export interface SegmentLogOptions {
+  dir: string;
+  /** A segment is rolled once it reaches this size. Default 64 MiB. */
+  segmentMaxBytes?: number;
+  commit: GroupCommit;
+  fsync: boolean;
+  /** Reports recoverable problems found at open (corrupt records, odd files). */
+  onWarning?: (message: string) => void;
+}
+
+/** Public description of a segment (streams will use the timestamps for time-based lookups). */
+export interface SegmentInfo {
+  base: number;
+  nextOffset: number;
+  sizeBytes: number;
+  firstTimestamp: number;
+  lastTimestamp: number;
+}
+
+export class SegmentLogError extends Error {
+  override name = 'SegmentLogError';
+}
+
+export const DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
+const MIN_SEGMENT_MAX_BYTES = 4096;
+const INDEX_INTERVAL_BYTES = 4096;
+const CHUNK_BYTES = 256 * 1024;
+const CHUNK_POOL_MAX = 16;
+const RECOVERY_WINDOW_BYTES = 1024 * 1024;
+const SEGMENT_NAME = /^(\d{20})\.seg$/;
+
+/** Batch buffers are recycled across all logs: one allocation per tick would churn the GC. */
+const chunkPool: Buffer[] = [];
+
+export function segmentFileName(base: number): string {
+  return `${String(base).padStart(20, '0')}.seg`;
+}
+
+type DurableCallback = (err: Error | null) => void;
+
+class Segment {
+  fd = -1;
+  opening: Promise<number> | null = null;
+  nextOffset: number;
+  /** Bytes appended, including the ones still in memory. */
+  size = 0;
+  /** Bytes confirmed written to the file (reads from the file never go past this). */
+  writtenSize = 0;
+  firstTimestamp = 0;
+  lastTimestamp = 0;
+  idxOffsets = new Float64Array(16);
+  idxPositions = new Float64Array(16);
+  idxCount = 0;
+  lastIndexedPos = -INDEX_INTERVAL_BYTES;
+  /** Reads and syncs in progress that need fd to stay open. */
+  users = 0;
+  deleted = false;
+  reaped = false;
+
+  constructor(
+    readonly base: number,
+    readonly file: string,
+  ) {
+    this.nextOffset = base;
+  }
+
+  noteRecord(offset: number, pos: number, size: number, timestamp: number): void {
+    if (this.idxCount === 0 || pos - this.lastIndexedPos >= INDEX_INTERVAL_BYTES) {
+      if (this.idxCount === this.idxOffsets.length) {
+        const o = new Float64Array(this.idxCount * 2);
+        o.set(this.idxOffsets);
+        this.idxOffsets = o;
+        const p = new Float64Array(this.idxCount * 2);
+        p.set(this.idxPositions);
+        this.idxPositions = p;
+      }
+      this.idxOffsets[this.idxCount] = offset;
+      this.idxPositions[this.idxCount++] = pos;
+      this.lastIndexedPos = pos;
+    }
+    if (this.size === 0) this.firstTimestamp = timestamp;
+    this.lastTimestamp = timestamp;
+    this.size = pos + size;
+    this.nextOffset = offset + 1;
+  }
+
+  /** File position of the indexed record at or before offset. */
+  positionFor(offset: number): number {
+    let lo = 0;
+    let hi = this.idxCount - 1;
+    if (hi < 0 || offset < this.idxOffsets[0]) return 0;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.idxOffsets[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.idxPositions[lo];
+  }
+}
+
+interface Chunk {
+  seg: Segment;
+  buf: Buffer;
+  used: number;
+  /** Position in seg's file of buf[0]. */
+  filePos: number;
+  firstOffset: number;
+  nextOffset: number;
+  persistent: boolean;
+}
+
+/** Offsets waiting for an event, in ascending order, with their callbacks (head index avoids shift()). */
+class WaiterQueue {
+  private offsets: number[] = [];
+  private cbs: DurableCallback[] = [];
+  private head = 0;
+
+  add(offset: number, cb: DurableCallback): void {
+    const n = this.offsets.length;
+    if (n === this.head || this.offsets[n - 1] <= offset) {
+      this.offsets.push(offset);
+      this.cbs.push(cb);
+      return;
+    }
+    let lo = this.head;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.offsets[mid] <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    this.offsets.splice(lo, 0, offset);
+    this.cbs.splice(lo, 0, cb);
+  }
+
+  /** Runs (with err) every callback whose offset is < limit. */
+  release(limit: number, err: Error | null): void {
+    let thrown: unknown;
+    while (this.head < this.offsets.length && this.offsets[this.head] < limit) {
+      const cb = this.cbs[this.head];
+      this.cbs[this.head++] = noop;
+      try {
+        cb(err);
+      } catch (e) {
+        thrown ??= e;
+      }
+    }
+    if (this.head === this.offsets.length) {
+      this.offsets.length = 0;
+      this.cbs.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.offsets.length) {
+      this.offsets = this.offsets.slice(this.head);
+      this.cbs = this.cbs.slice(this.head);
+      this.head = 0;
+    }
+    if (thrown !== undefined) throw thrown;
+  }
+}
+
+function noop(): void {}
+
+export class SegmentLog {
+  readonly dir: string;
+  private readonly segmentMaxBytes: number;
+  private readonly commit: GroupCommit;
+  private readonly fsync: boolean;
+  private readonly warn: (message: string) => void;
+  /** Live segments in base order; the last one is active. */
+  private segments: Segment[] = [];
+  private next = 0;
+  /** Every offset below is written to its file. */
+  private writtenThrough = 0;
+  /** Every offset below is written, and synced if it was persistent. */
+  private durableThrough = 0;
+  /** Persistent flag of each offset >= flagsBase that is not yet durable. */
+  private flags = new Uint8Array(1024);
+  private flagsBase = 0;
+  private unwritten: Chunk[] = [];
+  private inFlightChunks = 0;
+  private flushScheduled = false;
+  private syncOutstanding = 0;
+  private writeWaiters = new WaiterQueue();
+  private syncWaiters = new WaiterQueue();
+  private idleWaiters: Array<() => void> = [];
+  private failed: Error | null = null;
+  private closed = false;
+
+  private constructor(opts: SegmentLogOptions) {
+    this.dir = opts.dir;
+    this.segmentMaxBytes = Math.max(MIN_SEGMENT_MAX_BYTES, opts.segmentMaxBytes ?? DEFAULT_SEGMENT_MAX_BYTES);
+    this.commit = opts.commit;
+    this.fsync = opts.fsync && opts.commit.fsync;
+    this.warn = opts.onWarning ?? noop;
+  }
+
+  static async open(opts: SegmentLogOptions): Promise<SegmentLog> {
+    const log = new SegmentLog(opts);
+    await fs.promises.mkdir(log.dir, { recursive: true });
+    await log.recover();
+    return log;
+  }
+
+  get nextOffset(): number {
+    return this.next;
+  }
+
+  get firstOffset(): number {
+    return this.segments[0].base;
+  }
+
+  get sizeBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
+  get activeSegmentBase(): number {
+    return this.active.base;
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1];
+  }
+
+  segmentInfos(): SegmentInfo[] {
+    return this.segments.map((s) => ({
+      base: s.base,
+      nextOffset: s.nextOffset,
+      sizeBytes: s.size,
+      firstTimestamp: s.firstTimestamp,
+      lastTimestamp: s.lastTimestamp,
+    }));
+  }
+
+  /** Base offset of the live segment holding offset, or -1 (out of range or in a deleted segment). */
+  segmentBaseFor(offset: number): number {
+    const seg = this.findSegment(offset);
+    return seg ? seg.base : -1;
+  }
+
+  /** One past the last offset of the live segment with this base, or -1. */
+  segmentEnd(base: number): number {
+    const seg = this.findSegment(base);
+    return seg && seg.base === base ? seg.nextOffset : -1;
+  }
+
+  /** Assigns the next offset to rec and queues it for the next batched write. */
+  append(rec: NewRecord): number {
+    if (this.failed) throw this.failed;
+    if (this.closed) throw new SegmentLogError('segment log is closed');
+    const size = encodedRecordSize(rec);
+    let seg = this.active;
+    if (seg.size > 0 && seg.size + size > this.segmentMaxBytes) seg = this.roll();
+    const offset = this.next;
+    let chunk =
+      this.unwritten.length > this.inFlightChunks ? this.unwritten[this.unwritten.length - 1] : undefined;
+    if (chunk === undefined || chunk.seg !== seg || chunk.buf.length - chunk.used < size) {
+      const buf =
+        size <= CHUNK_BYTES ? (chunkPool.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES)) : Buffer.allocUnsafe(size);
+      chunk = {
+        seg,
+        buf,
+        used: 0,
+        filePos: seg.size,
+        firstOffset: offset,
+        nextOffset: offset,
+        persistent: false,
+      };
+      this.unwritten.push(chunk);
+    }
+    const pos = seg.size;
+    chunk.used = encodeRecord(rec, offset, chunk.buf, chunk.used);
+    chunk.nextOffset = offset + 1;
+    if (rec.persistent) chunk.persistent = true;
+    seg.noteRecord(offset, pos, size, rec.timestamp);
+    this.setFlag(offset, rec.persistent);
+    this.next = offset + 1;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushPending);
+    }
+    return offset;
+  }
+
+  /**
+   * cb once the record at offset is written and, if it is persistent (and fsync is on), synced.
+   * Meant for publisher confirms.
+   */
+  whenDurable(offset: number, cb: DurableCallback): void {
+    if (this.failed) {
+      process.nextTick(cb, this.failed);
+      return;
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset >= this.next) {
+      process.nextTick(cb, new SegmentLogError(`offset ${offset} was never appended`));
+      return;
+    }
+    if (offset < this.durableThrough) {
+      process.nextTick(cb, null);
+      return;
+    }
+    if (this.fsync && this.flags[offset - this.flagsBase] === 1) {
+      this.syncWaiters.add(offset, cb);
+    } else if (offset < this.writtenThrough) {
+      process.nextTick(cb, null);
+    } else {
+      this.writeWaiters.add(offset, cb);
+    }
+  }
+
+  /** The record at offset, or undefined if it does not exist (never appended, deleted, lost to corruption). */
+  async read(offset: number): Promise<LogRecord | undefined> {
+    if (!Number.isSafeInteger(offset) || offset < this.firstOffset || offset >= this.next) return undefined;
+    const inMemory = this.readUnwritten(offset);
+    if (inMemory !== null) return inMemory;
+    const seg = this.findSegment(offset);
+    if (!seg) return undefined;
+    const out: LogRecord[] = [];
+    await this.readFromSegment(seg, seg.writtenSize, offset, 0, 1, true, out);
+    return out.length > 0 && out[0].offset === offset ? out[0] : undefined;
+  }
+
+  /**
+   * Records with offset >= fromOffset, in order, up to maxCount records and about maxBytes of encoded
+   * records (at least one record is returned when one exists). Deleted segments are skipped.
+   */
+  readRange(fromOffset: number, maxBytes: number, maxCount: number): Promise<LogRecord[]> {
+    return this.readRangeInternal(fromOffset, maxBytes, maxCount, true);
+  }
+
+  /**
+   * Every record from fromOffset on, streamed one bounded batch at a time. The yielded records' buffers
+   * are views into a shared read window: copy them if you keep them.
+   */
+  async *records(fromOffset = this.firstOffset, batchBytes = 4 * 1024 * 1024): AsyncGenerator<LogRecord> {
+    let from = fromOffset;
+    for (;;) {
+      const batch = await this.readRangeInternal(from, batchBytes, 65536, false);
+      if (batch.length === 0) return;
+      for (const r of batch) yield r;
+      from = batch[batch.length - 1].offset + 1;
+    }
+  }
+
+  /** Calls cb for every record in order (see records() about buffer lifetime). */
+  async scan(cb: (rec: LogRecord) => void): Promise<void> {
+    for await (const r of this.records()) cb(r);
+  }
+
+  /** Deletes every non-active segment whose offsets are all < offset. Returns how many were deleted. */
+  deleteSegmentsBefore(offset: number): number {
+    let n = 0;
+    while (this.segments.length > 1 && this.segments[0].nextOffset <= offset) {
+      this.deleteSegment(this.segments[0].base);
+      n++;
+    }
+    return n;
+  }
+
+  /** Deletes the (non-active) segment with this base; false if there is none or it is the active one. */
+  deleteSegment(base: number): boolean {
+    const i = this.segments.findIndex((s) => s.base === base);
+    if (i < 0 || i === this.segments.length - 1) return false;
+    const seg = this.segments[i];
+    this.segments.splice(i, 1);
+    seg.deleted = true;
+    this.maybeReap(seg);
+    return true;
+  }
+
+  /** Waits for pending writes and syncs, syncs the active segment, and closes every file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.whenIdle();
+    if (this.fsync && !this.failed && this.active.fd >= 0) await fdatasync(this.active.fd).catch(noop);
+    for (const seg of this.segments) {
+      if (seg.opening) await seg.opening.catch(noop);
+      if (seg.fd >= 0) {
+        const fd = seg.fd;
+        seg.fd = -1;
+        await closeFile(fd).catch(noop);
+      }
+    }
+  }
+
+  /** Closes the log and removes its directory. */
+  async destroy(): Promise<void> {
+    await this.close();
+    await fs.promises.rm(this.dir, { recursive: true, force: true });
+  }
+
+  // ---- writing ----
+
+  private roll(): Segment {
+    const seg = new Segment(this.next, path.join(this.dir, segmentFileName(this.next)));
+    this.segments.push(seg);
+    return seg;
+  }
+
+  private setFlag(offset: number, persistent: boolean): void {
+    let i = offset - this.flagsBase;
+    if (i >= this.flags.length) {
+      // Drop flags below durableThrough first; grow only if still needed.
+      const keepFrom = Math.min(this.durableThrough, offset) - this.flagsBase;
+      const live = i - keepFrom;
+      const target = live * 2 > this.flags.length ? new Uint8Array(this.flags.length * 2) : this.flags;
+      target.set(this.flags.subarray(keepFrom, i), 0);
+      this.flags = target;
+      this.flagsBase += keepFrom;
+      i = offset - this.flagsBase;
+    }
+    this.flags[i] = persistent ? 1 : 0;
+  }
+
+  private readonly flushPending = (): void => {
+    this.flushScheduled = false;
+    this.writeNext();
+  };
+
+  /** Writes the chunks of the oldest unwritten segment in one writev; one write in flight per log. */
+  private writeNext(): void {
+    if (this.inFlightChunks > 0 || this.unwritten.length === 0 || this.failed) {
+      this.checkIdle();
+      return;
+    }
+    const seg = this.unwritten[0].seg;
+    let n = 0;
+    while (n < this.unwritten.length && this.unwritten[n].seg === seg) n++;
+    this.inFlightChunks = n;
+    const bufs: Buffer[] = [];
+    for (let i = 0; i < n; i++) bufs.push(this.unwritten[i].buf.subarray(0, this.unwritten[i].used));
+    const first = this.unwritten[0];
+    const last = this.unwritten[n - 1];
+    const persistent = this.unwritten.slice(0, n).some((c) => c.persistent);
+    const start = (fd: number) => {
+      writevFull(fd, bufs, first.filePos, (err) => {
+        if (err) return this.fail(err);
+        this.afterWrite(seg, n, last.filePos + last.used, last.nextOffset, persistent);
+      });
+    };
+    if (seg.fd >= 0) start(seg.fd);
+    else this.openSegment(seg, true).then(start, (err: Error) => this.fail(err));
+  }
+
+  private afterWrite(
+    seg: Segment,
+    n: number,
+    writtenSize: number,
+    through: number,
+    persistent: boolean,
+  ): void {
+    seg.writtenSize = writtenSize;
+    for (let i = 0; i < n; i++) {
+      const c = this.unwritten[i];
+      if (c.buf.length === CHUNK_BYTES && chunkPool.length < CHUNK_POOL_MAX) chunkPool.push(c.buf);
+    }
+    this.unwritten.splice(0, n);
+    this.inFlightChunks = 0;
+    this.writtenThrough = through;
+    if (persistent && this.fsync) {
+      this.syncOutstanding++;
+      seg.users++;
+      this.commit.requestSync(seg.fd, (err) => {
+        seg.users--;
+        this.syncOutstanding--;
+        if (err) this.fail(err);
+        else {
+          this.durableThrough = Math.max(
+            this.durableThrough,
+            this.syncOutstanding === 0 ? this.writtenThrough : through,
+          );
+          this.syncWaiters.release(this.durableThrough, null);
+        }
+        this.maybeReap(seg);
+        this.checkIdle();
+      });
+    } else if (this.syncOutstanding === 0) {
+      this.durableThrough = through;
+    }
+    this.maybeReap(seg);
+    try {
+      this.writeWaiters.release(through, null);
+      if (!this.fsync) this.syncWaiters.release(through, null);
+    } finally {
+      this.writeNext();
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = err;
+    this.inFlightChunks = 0;
+    this.unwritten = [];
+    this.writeWaiters.release(Number.POSITIVE_INFINITY, err);
+    this.syncWaiters.release(Number.POSITIVE_INFINITY, err);
+    this.checkIdle();
+  }
+
+  private whenIdle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      if (!this.flushScheduled) this.writeNext();
+      else this.checkIdle();
+    });
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0) return;
+    const idle =
+      this.failed !== null ||
+      (this.unwritten.length === 0 && this.inFlightChunks === 0 && this.syncOutstanding === 0);
+    if (!idle) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  // ---- files ----
+
+  private openSegment(seg: Segment, create: boolean): Promise<number> {
+    if (seg.fd >= 0) return Promise.resolve(seg.fd);
+    if (!seg.opening) {
+      seg.opening = (async () => {
+        const fd = await openFile(seg.file, create ? 'w+' : 'r');
+        if (create && this.fsync) await syncDir(this.dir);
+        seg.fd = fd;
+        seg.opening = null;
+        return fd;
+      })();
+    }
+    return seg.opening;
+  }
+
+  /** Unlinks and closes a deleted segment once nothing uses it any more. */
+  private maybeReap(seg: Segment): void {
+    if (!seg.deleted || seg.reaped || seg.users > 0 || seg.opening || seg.writtenSize < seg.size) return;
+    seg.reaped = true;
+    const fd = seg.fd;
+    seg.fd = -1;
+    if (fd >= 0) fs.close(fd, noop);
+    fs.unlink(seg.file, (err) => {
+      if (err && err.code !== 'ENOENT') this.warn(`could not delete segment ${seg.file}: ${err.message}`);
+    });
+  }
+
+  // ---- reading ----
+
+  private findSegment(offset: number): Segment | undefined {
+    const segs = this.segments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    if (hi < 0 || offset < segs[0].base) return undefined;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (segs[mid].base <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    const seg = segs[lo];
+    return offset < seg.nextOffset ? seg : undefined;
+  }
+
+  /** null when offset is not in the in-memory batches. */
+  private readUnwritten(offset: number): LogRecord | undefined | null {
+    if (offset < this.writtenThrough) return null;
+    for (const c of this.unwritten) {
+      if (offset < c.firstOffset || offset >= c.nextOffset) continue;
+      if (c.seg.deleted) return undefined;
+      let p = 0;
+      while (p < c.used) {
+        const size = c.buf.readUInt32BE(p) + 4;
+        if (recordOffsetAt(c.buf, p) === offset) return decodeRecord(c.buf, p, size, true);
+        p += size;
+      }
+    }
+    return null;
+  }
+
+  private collectUnwritten(
+    seg: Segment,
+    from: number,
+    maxBytes: number,
+    maxCount: number,
+    out: LogRecord[],
+    bytes: number,
+  ): number {
+    for (const c of this.unwritten) {
+      if (c.seg !== seg || c.nextOffset <= from) continue;
+      let p = 0;
+      while (p < c.used) {
+        const size = c.buf.readUInt32BE(p) + 4;
+        if (recordOffsetAt(c.buf, p) >= from) {
+          if (out.length >= maxCount || (out.length > 0 && bytes + size > maxBytes)) return -1;
+          out.push(decodeRecord(c.buf, p, size, true));
+          bytes += size;
+        }
+        p += size;
+      }
+    }
+    return bytes;
+  }
+
+  private async readRangeInternal(
+    fromOffset: number,
+    maxBytes: number,
+    maxCount: number,
+    copy: boolean,
+  ): Promise<LogRecord[]> {
+    const out: LogRecord[] = [];
+    if (!Number.isFinite(fromOffset) || maxCount < 1) return out;
+    const from = Math.max(Math.floor(fromOffset), this.firstOffset);
+    let bytes = 0;
+    // Snapshot: segments deleted meanwhile are skipped by readFromSegment.
+    for (const seg of this.segments.slice()) {
+      if (seg.nextOffset <= from || seg.deleted) continue;
+      for (;;) {
+        const start = out.length > 0 ? out[out.length - 1].offset + 1 : from;
+        const end = seg.writtenSize;
+        bytes = await this.readFromSegment(seg, end, start, bytes, maxCount, copy, out, maxBytes);
+        if (bytes < 0) return out;
+        // A write completed while reading: its records left the in-memory batches, so read the file again
+        // rather than skip them.
+        if (seg.writtenSize !== end) {
+          if (out.length > 0) return out;
+          continue;
+        }
+        bytes = this.collectUnwritten(seg, start, maxBytes, maxCount, out, bytes);
+        if (bytes < 0 || out.length >= maxCount) return out;
+        break;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Appends to out the records of seg's written part with offset >= from; returns the running byte count,
+   * or -1 once a limit is reached.
+   */
+  private async readFromSegment(
+    seg: Segment,
+    end: number,
+    from: number,
+    bytes: number,
+    maxCount: number,
+    copy: boolean,
+    out: LogRecord[],
+    maxBytes = 0,
+  ): Promise<number> {
+    if (seg.deleted || seg.reaped) return bytes;
+    let pos = seg.positionFor(from);
+    if (pos >= end) return bytes;
+    seg.users++;
+    try {
+      const fd = await this.openSegment(seg, false);
+      const window = Math.min(Math.max(maxBytes, 16 * 1024), 4 * 1024 * 1024);
+      while (pos < end) {
+        if (seg.reaped) return bytes;
+        const want = Math.min(window, end - pos);
+        let buf = Buffer.allocUnsafe(want);
+        let got = await readFull(fd, buf, 0, want, pos);
+        let p = 0;
+        while (p < got) {
+          let size = checkRecord(buf, p, got);
+          if (size === RECORD_INCOMPLETE) {
+            if (p > 0) break; // re-read from this record's start
+            if (got - p < 4 || pos + got >= end) return bytes;
+            // A record larger than the window: read exactly it.
+            const total = buf.readUInt32BE(p) + 4;
+            buf = Buffer.allocUnsafe(total);
+            got = await readFull(fd, buf, 0, total, pos);
+            size = checkRecord(buf, 0, got);
+          }
+          if (size <= 0) {
+            if (size === RECORD_CORRUPT) this.warn(`corrupt record in ${seg.file} at ${pos + p}`);
+            return bytes;
+          }
+          if (recordOffsetAt(buf, p) >= from) {
+            if (out.length >= maxCount || (out.length > 0 && maxBytes > 0 && bytes + size > maxBytes))
+              return -1;
+            out.push(decodeRecord(buf, p, size, copy));
+            bytes += size;
+            if (maxBytes === 0 && out.length >= maxCount) return -1;
+          }
+          p += size;
+        }
+        if (p === 0) return bytes;
+        pos += p;
+      }
+      return bytes;
+    } finally {
+      seg.users--;
+      this.maybeReap(seg);
+    }
+  }
+
+  // ---- recovery ----
+
+  private async recover(): Promise<void> {
+    const names = (await fs.promises.readdir(this.dir)).filter((n) => SEGMENT_NAME.test(n)).sort();
+    for (let i = 0; i < names.length; i++) {
+      const base = Number(names[i].slice(0, 20));
+      const file = path.join(this.dir, names[i]);
+      const isLast = i === names.length - 1;
+      if (!Number.isSafeInteger(base) || base < this.next) {
+        this.warn(`ignoring segment ${file}: base offset overlaps the previous segment`);
+        await fs.promises.rename(file, `${file}.ignored`).catch(noop);
+        continue;
+      }
+      const seg = new Segment(base, file);
+      const fd = await openFile(file, isLast ? 'r+' : 'r');
+      seg.fd = fd;
+      const fileSize = (await fs.promises.stat(file)).size;
+      const validSize = await this.scanSegment(seg, fileSize);
+      if (validSize < fileSize) {
+        if (isLast) {
+          this.warn(`truncating torn tail of ${file} at ${validSize} (file had ${fileSize} bytes)`);
+          await fs.promises.truncate(file, validSize);
+          if (this.fsync) await fdatasync(fd);
+        } else {
+          this.warn(`corrupt record in ${file} at ${validSize}; later records of this segment are ignored`);
+        }
+      }
+      seg.writtenSize = seg.size;
+      if (!isLast) {
+        seg.fd = -1;
+        await closeFile(fd);
+        if (seg.size === 0) {
+          await fs.promises.unlink(file).catch(noop);
+          continue;
+        }
+      }
+      this.segments.push(seg);
+      this.next = seg.nextOffset;
+    }
+    if (this.segments.length === 0 || this.active.fd < 0) {
+      const seg = new Segment(this.next, path.join(this.dir, segmentFileName(this.next)));
+      this.segments.push(seg);
+      await this.openSegment(seg, true);
+    }
+    this.writtenThrough = this.durableThrough = this.flagsBase = this.next;
+  }
+
+  /** Scans seg's file, building its index; returns the byte length of the valid prefix. */
+  private async scanSegment(seg: Segment, fileSize: number): Promise<number> {
+    let pos = 0;
+    let buf = Buffer.allocUnsafe(Math.min(RECOVERY_WINDOW_BYTES, Math.max(fileSize, 1)));
+    while (pos < fileSize) {
+      const got = await readFull(seg.fd, buf, 0, Math.min(buf.length, fileSize - pos), pos);
+      let p = 0;
+      for (;;) {
+        const size = checkRecord(buf, p, got);
+        if (size === RECORD_INCOMPLETE) break;
+        if (size === RECORD_CORRUPT || recordOffsetAt(buf, p) !== seg.nextOffset) return pos + p;
+        seg.noteRecord(seg.nextOffset, pos + p, size, recordTimestampAt(buf, p));
+        p += size;
+      }
+      if (pos + got >= fileSize && p < got) return pos + p; // torn last record
+      if (p === 0) {
+        // A record larger than the window: grow it (bounded by RECORD_MAX_BYTES via checkRecord).
+        const total = got >= 4 ? buf.readUInt32BE(0) + 4 : 0;
+        if (total <= buf.length || pos + total > fileSize) return pos;
+        buf = Buffer.allocUnsafe(total);
+        continue;
+      }
+      pos += p;
+    }
+    return pos;
+  }
+}

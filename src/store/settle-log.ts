@@ -1,0 +1,260 @@
+/**
+ * Append-only file of settled (acked, dropped, purged) offsets of persistent messages.
+ * Each entry is 12 bytes: u64 offset + u32 CRC32C of those 8 bytes. The CRC (beyond the plain u64 of the
+ * first design) makes zero-filled or garbage tails after a crash detectable instead of settling offset 0.
+ * Settles are fire-and-forget and batched per tick; flush() makes everything so far durable.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { crc32c } from './crc32c.js';
+import { closeFile, openFile, readFull, syncDir, writeAll, writevFull } from './fs-io.js';
+import type { GroupCommit } from './group-commit.js';
+
+export const SETTLE_ENTRY_BYTES = 12;
+const TWO_32 = 0x1_0000_0000;
+const BATCH_INITIAL_BYTES = 4096;
+const LOAD_WINDOW_BYTES = 1024 * 1024;
+
+export interface SettleLogOptions {
+  commit: GroupCommit;
+  fsync: boolean;
+  onWarning?: (message: string) => void;
+}
+
+export class SettleLogError extends Error {
+  override name = 'SettleLogError';
+}
+
+function encodeEntry(buf: Buffer, pos: number, offset: number): void {
+  const hi = Math.floor(offset / TWO_32);
+  buf.writeUInt32BE(hi, pos);
+  buf.writeUInt32BE(offset - hi * TWO_32, pos + 4);
+  buf.writeUInt32BE(crc32c(buf, pos, pos + 8), pos + 8);
+}
+
+export class SettleLog {
+  private fd = -1;
+  private fileBytes = 0;
+  private batch = Buffer.allocUnsafe(BATCH_INITIAL_BYTES);
+  private batchUsed = 0;
+  private writing = false;
+  private scheduled = false;
+  private compacting = false;
+  private closed = false;
+  private failed: Error | null = null;
+  /** Settles accepted / written / synced so far, to know which flush() callers can be released. */
+  private accepted = 0;
+  private written = 0;
+  private synced = 0;
+  private compaction: Promise<void> | null = null;
+  private flushWaiters: Array<{ seq: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  private readonly fsync: boolean;
+  private readonly warn: (message: string) => void;
+
+  private constructor(
+    readonly file: string,
+    private readonly opts: SettleLogOptions,
+  ) {
+    this.fsync = opts.fsync && opts.commit.fsync;
+    this.warn = opts.onWarning ?? (() => {});
+  }
+
+  static async open(file: string, opts: SettleLogOptions): Promise<SettleLog> {
+    const log = new SettleLog(file, opts);
+    log.fd = await openFile(file, 'a+');
+    log.fileBytes = (await fs.promises.stat(file)).size;
+    return log;
+  }
+
+  /** Bytes in the file (entries written so far). */
+  get sizeBytes(): number {
+    return this.fileBytes;
+  }
+
+  get entryCount(): number {
+    return Math.floor(this.fileBytes / SETTLE_ENTRY_BYTES);
+  }
+
+  /**
+   * Streams every valid entry to onOffset, truncating a torn tail. Call once, before any settle().
+   * Entries with a bad CRC in the middle are skipped (the message is redelivered rather than lost).
+   */
+  async load(onOffset: (offset: number) => void): Promise<void> {
+    const buf = Buffer.allocUnsafe(LOAD_WINDOW_BYTES - (LOAD_WINDOW_BYTES % SETTLE_ENTRY_BYTES));
+    let pos = 0;
+    let validEnd = 0;
+    let bad = 0;
+    while (pos < this.fileBytes) {
+      const got = await readFull(this.fd, buf, 0, Math.min(buf.length, this.fileBytes - pos), pos);
+      if (got === 0) break;
+      const whole = got - (got % SETTLE_ENTRY_BYTES);
+      for (let p = 0; p < whole; p += SETTLE_ENTRY_BYTES) {
+        if (crc32c(buf, p, p + 8) !== buf.readUInt32BE(p + 8)) {
+          bad++;
+          continue;
+        }
+        onOffset(buf.readUInt32BE(p) * TWO_32 + buf.readUInt32BE(p + 4));
+        validEnd = pos + p + SETTLE_ENTRY_BYTES;
+      }
+      pos += whole;
+      if (whole < got) break;
+    }
+    if (validEnd < this.fileBytes) {
+      this.warn(`settle log ${this.file}: dropping ${this.fileBytes - validEnd} bytes of torn tail`);
+      await fs.promises.truncate(this.file, validEnd);
+      this.fileBytes = validEnd;
+    }
+    if (bad > 0) this.warn(`settle log ${this.file}: skipped ${bad} corrupt entries`);
+  }
+
+  /** Records offset as settled; written with the next tick's batch. */
+  settle(offset: number): void {
+    if (this.closed) throw new SettleLogError('settle log is closed');
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new SettleLogError(`invalid offset ${offset}`);
+    if (this.batchUsed + SETTLE_ENTRY_BYTES > this.batch.length) {
+      const grown = Buffer.allocUnsafe(this.batch.length * 2);
+      this.batch.copy(grown, 0, 0, this.batchUsed);
+      this.batch = grown;
+    }
+    encodeEntry(this.batch, this.batchUsed, offset);
+    this.batchUsed += SETTLE_ENTRY_BYTES;
+    this.accepted++;
+    this.schedule();
+  }
+
+  /** Resolves once every settle accepted before this call is written and (with fsync) synced. */
+  flush(): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.durableSeq() >= this.accepted) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.flushWaiters.push({ seq: this.accepted, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Rewrites the file keeping only entries >= liveFrom (and accepted by keep, if given):
+   * tmp file + fsync + rename + fsync dir. Settles arriving meanwhile wait in memory and go to the new file.
+   */
+  compact(liveFrom: number, keep?: (offset: number) => boolean): Promise<void> {
+    if (this.compaction) return this.compaction;
+    if (this.closed || this.failed) return Promise.resolve();
+    this.compacting = true;
+    this.compaction = this.rewrite(liveFrom, keep).finally(() => {
+      this.compaction = null;
+    });
+    return this.compaction;
+  }
+
+  private async rewrite(liveFrom: number, keep?: (offset: number) => boolean): Promise<void> {
+    try {
+      await this.waitWriteIdle();
+      const kept: number[] = [];
+      await this.load((o) => {
+        if (o >= liveFrom && (keep === undefined || keep(o))) kept.push(o);
+      });
+      const out = Buffer.allocUnsafe(kept.length * SETTLE_ENTRY_BYTES);
+      for (let i = 0; i < kept.length; i++) encodeEntry(out, i * SETTLE_ENTRY_BYTES, kept[i]);
+      const tmp = `${this.file}.tmp`;
+      const tfd = await openFile(tmp, 'w');
+      try {
+        await writeAll(tfd, out, 0);
+        if (this.fsync) await new Promise<void>((res, rej) => fs.fsync(tfd, (e) => (e ? rej(e) : res())));
+      } finally {
+        await closeFile(tfd);
+      }
+      await fs.promises.rename(tmp, this.file);
+      if (this.fsync) await syncDir(path.dirname(this.file));
+      const old = this.fd;
+      this.fd = await openFile(this.file, 'a+');
+      this.fileBytes = out.length;
+      await closeFile(old);
+    } finally {
+      this.compacting = false;
+      if (this.batchUsed > 0 || this.flushWaiters.length > 0) this.schedule();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.compaction) await this.compaction.catch(() => {});
+    await this.flush().catch(() => {});
+    this.closed = true;
+    await closeFile(this.fd).catch(() => {});
+    this.fd = -1;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.writing || this.compacting) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.write();
+    });
+  }
+
+  private write(): void {
+    if (this.writing || this.compacting || this.failed) return;
+    const seq = this.accepted;
+    const needSync = this.fsync && this.flushWaiters.length > 0;
+    const fd = this.fd;
+    const afterWrite = () => {
+      this.written = seq;
+      if (!needSync) {
+        this.writing = false;
+        this.release();
+        return;
+      }
+      this.opts.commit.requestSync(fd, (syncErr) => {
+        this.writing = false;
+        if (syncErr) return this.fail(syncErr);
+        this.synced = Math.max(this.synced, seq);
+        this.release();
+      });
+    };
+    this.writing = true;
+    if (this.batchUsed === 0) {
+      afterWrite();
+      return;
+    }
+    const data = this.batch.subarray(0, this.batchUsed);
+    // Hand the batch to the write and start a fresh one, so settle() never touches bytes in flight.
+    this.batch = Buffer.allocUnsafe(Math.max(BATCH_INITIAL_BYTES, this.batchUsed));
+    this.batchUsed = 0;
+    writevFull(fd, [data], this.fileBytes, (err) => {
+      if (err) return this.fail(err);
+      this.fileBytes += data.length;
+      afterWrite();
+    });
+  }
+
+  private durableSeq(): number {
+    return this.fsync ? this.synced : this.written;
+  }
+
+  private release(): void {
+    const done = this.durableSeq();
+    const still: typeof this.flushWaiters = [];
+    for (const w of this.flushWaiters) {
+      if (w.seq <= done) w.resolve();
+      else still.push(w);
+    }
+    this.flushWaiters = still;
+    if (this.batchUsed > 0 || this.flushWaiters.length > 0) this.schedule();
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private idleWaiters: Array<() => void> = [];
+
+  private waitWriteIdle(): Promise<void> {
+    if (!this.writing) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private fail(err: Error): void {
+    this.writing = false;
+    this.failed = err;
+    for (const w of this.flushWaiters.splice(0)) w.reject(err);
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

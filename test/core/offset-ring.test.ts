@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { OffsetRing } from '../../src/core/offset-ring.js';
+
+test('behaves as a sorted list under push, shift, insertSorted and unshift', () => {
+  type Op = { kind: 'push' } | { kind: 'shift' } | { kind: 'requeue'; pick: number };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.constant({ kind: 'push' as const }),
+    fc.constant({ kind: 'shift' as const }),
+    fc.nat(1000).map((pick) => ({ kind: 'requeue' as const, pick })),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 3000 }), (ops) => {
+      const ring = new OffsetRing(4);
+      const model: number[] = [];
+      const taken: number[] = [];
+      let next = 0;
+      for (const o of ops) {
+        if (o.kind === 'push') {
+          ring.push(next, next * 2, next % 7);
+          model.push(next++);
+        } else if (o.kind === 'shift') {
+          if (model.length === 0) continue;
+          assert.equal(ring.peekOffset(), model[0]);
+          assert.equal(ring.peekExpiry(), model[0] * 2);
+          assert.equal(ring.peekSize(), model[0] % 7);
+          taken.push(model.shift()!);
+          ring.shift();
+        } else if (taken.length > 0) {
+          const [offset] = taken.splice(o.pick % taken.length, 1);
+          ring.insertSorted(offset, offset * 2, offset % 7);
+          model.push(offset);
+          model.sort((a, b) => a - b);
+        }
+        assert.equal(ring.length, model.length);
+      }
+      for (let i = 0; i < model.length; i++) assert.equal(ring.offsetAt(i), model[i]);
+    }),
+    { numRuns: 200 },
+  );
+});

@@ -1,0 +1,291 @@
+import assert from 'node:assert/strict';
+import { isAbsolute, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  CONFIG_OPTIONS,
+  ConfigError,
+  DEFAULT_CONFIG,
+  flagAttribute,
+  formatDefault,
+  loadConfig,
+  type ReadTextFile,
+} from '../../src/server/config.js';
+import { hashPassword } from '../../src/server/password-hash.js';
+
+function files(contents: Record<string, unknown>): ReadTextFile {
+  return (path) => {
+    if (!(path in contents)) throw new Error(`ENOENT: no such file '${path}'`);
+    const value = contents[path];
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  };
+}
+
+function configError(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected loadConfig to throw');
+}
+
+describe('loadConfig defaults', () => {
+  it('gives every documented default when nothing is set', () => {
+    const config = loadConfig({}, {});
+    assert.equal(config.dataDir, resolve('./data'));
+    assert.deepEqual(config.hosts, ['0.0.0.0', '::']);
+    assert.equal(config.amqpPort, 5672);
+    assert.equal(config.httpEnabled, true);
+    assert.equal(config.httpPort, 15672);
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.fsync, true);
+    assert.deepEqual(config.limits, {
+      frameMax: 131072,
+      channelMax: 2047,
+      maxMessageSize: 134217728,
+      maxConnections: 10000,
+      heartbeatSeconds: 60,
+      maxHeaderTableDepth: 16,
+      handshakeTimeoutMs: 10000,
+      segmentMaxBytes: 64 * 1024 * 1024,
+      queueCacheBytes: 16 * 1024 * 1024,
+      queueReadAheadBytes: 1024 * 1024,
+    });
+    assert.deepEqual(config.vhosts, ['/']);
+    assert.deepEqual(config.users, [{ name: 'guest', password: 'guest', vhosts: ['/'], loopbackOnly: true }]);
+  });
+
+  it('resolves dataDir to an absolute path', () => {
+    const config = loadConfig({ dataDir: 'some/dir' }, {});
+    assert.ok(isAbsolute(config.dataDir));
+    assert.equal(config.dataDir, resolve('some/dir'));
+  });
+
+  it('accepts port 0 (any free port) for both listeners', () => {
+    const config = loadConfig({ amqpPort: '0', httpPort: '0' }, {});
+    assert.equal(config.amqpPort, 0);
+    assert.equal(config.httpPort, 0);
+  });
+});
+
+describe('loadConfig precedence: flags > env > file > defaults', () => {
+  const read = files({ '/etc/eventter.json': { amqpPort: 1001, limits: { channelMax: 11 } } });
+
+  it('uses the file over defaults', () => {
+    const config = loadConfig({ config: '/etc/eventter.json' }, {}, read);
+    assert.equal(config.amqpPort, 1001);
+    assert.equal(config.limits.channelMax, 11);
+    assert.equal(config.limits.frameMax, 131072, 'unset nested options keep their defaults');
+  });
+
+  it('uses env over the file', () => {
+    const env = { EVENTTER_CONFIG: '/etc/eventter.json', EVENTTER_AMQP_PORT: '2002' };
+    const config = loadConfig({}, env, read);
+    assert.equal(config.amqpPort, 2002);
+    assert.equal(config.limits.channelMax, 11, 'the file still supplies what env does not set');
+  });
+
+  it('uses flags over env', () => {
+    const env = {
+      EVENTTER_CONFIG: '/etc/eventter.json',
+      EVENTTER_AMQP_PORT: '2002',
+      EVENTTER_CHANNEL_MAX: '22',
+    };
+    const config = loadConfig({ amqpPort: '3003' }, env, read);
+    assert.equal(config.amqpPort, 3003);
+    assert.equal(config.limits.channelMax, 22);
+  });
+
+  it('takes the config path from --config over EVENTTER_CONFIG', () => {
+    const twoFiles = files({ '/a.json': { httpPort: 1 }, '/b.json': { httpPort: 2 } });
+    assert.equal(loadConfig({ config: '/a.json' }, { EVENTTER_CONFIG: '/b.json' }, twoFiles).httpPort, 1);
+    assert.equal(loadConfig({}, { EVENTTER_CONFIG: '/b.json' }, twoFiles).httpPort, 2);
+  });
+
+  it('treats empty env values as unset', () => {
+    assert.equal(loadConfig({}, { EVENTTER_AMQP_PORT: '', EVENTTER_CONFIG: ' ' }).amqpPort, 5672);
+  });
+
+  it('lets --fsync override EVENTTER_FSYNC=false and --no-fsync override env true', () => {
+    assert.equal(loadConfig({}, { EVENTTER_FSYNC: 'false' }).fsync, false);
+    assert.equal(loadConfig({ fsync: true }, { EVENTTER_FSYNC: 'false' }).fsync, true);
+    assert.equal(loadConfig({ fsync: false }, { EVENTTER_FSYNC: 'true' }).fsync, false);
+    assert.equal(loadConfig({ http: false }, {}).httpEnabled, false);
+    assert.equal(loadConfig({}, { EVENTTER_HTTP_ENABLED: '0' }).httpEnabled, false);
+  });
+});
+
+describe('loadConfig value formats', () => {
+  it('parses comma-separated host lists', () => {
+    assert.deepEqual(loadConfig({ hosts: '127.0.0.1, ::1,localhost' }, {}).hosts, [
+      '127.0.0.1',
+      '::1',
+      'localhost',
+    ]);
+    assert.deepEqual(loadConfig({}, { EVENTTER_HOSTS: '::' }).hosts, ['::']);
+  });
+
+  it('accepts byte sizes with binary units from flags, env and file', () => {
+    const read = files({ '/c.json': { limits: { segmentMaxBytes: '2MiB', queueCacheBytes: 0 } } });
+    const config = loadConfig(
+      { frameMax: '512KiB', config: '/c.json' },
+      { EVENTTER_MAX_MESSAGE_SIZE: '16m' },
+      read,
+    );
+    assert.equal(config.limits.frameMax, 512 * 1024);
+    assert.equal(config.limits.maxMessageSize, 16 * 1024 * 1024);
+    assert.equal(config.limits.segmentMaxBytes, 2 * 1024 * 1024);
+    assert.equal(config.limits.queueCacheBytes, 0);
+  });
+});
+
+describe('loadConfig validation', () => {
+  it('names the option, its source, the bound and the value', () => {
+    const err = configError(() => loadConfig({ amqpPort: '70000' }, {}));
+    assert.deepEqual(err.problems, ['amqpPort (from flag --amqp-port): must be at most 65535, got 70000']);
+    assert.match(err.message, /^Invalid configuration:\n {2}- amqpPort/);
+  });
+
+  it('reports every problem at once, from every source', () => {
+    const read = files({ '/c.json': { limits: { channelMax: 0 } } });
+    const err = configError(() =>
+      loadConfig(
+        { frameMax: '100', logLevel: 'loud', config: '/c.json' },
+        { EVENTTER_HTTP_PORT: 'eighty', EVENTTER_HEARTBEAT: '-1' },
+        read,
+      ),
+    );
+    const text = err.problems.join('\n');
+    assert.match(text, /limits\.frameMax \(from flag --frame-max\): must be at least 4096, got 100/);
+    assert.match(text, /logLevel \(from flag --log-level\): must be one of fatal, .*silent, got "loud"/);
+    assert.match(text, /httpPort \(from env EVENTTER_HTTP_PORT\): must be an integer, got "eighty"/);
+    assert.match(
+      text,
+      /limits\.heartbeatSeconds \(from env EVENTTER_HEARTBEAT\): must be at least 0, got -1/,
+    );
+    assert.match(text, /limits\.channelMax \(from config file \/c\.json\): must be at least 1, got 0/);
+    assert.equal(err.problems.length, 5);
+  });
+
+  it('rejects message sizes above the 512 MiB ceiling', () => {
+    const err = configError(() => loadConfig({ maxMessageSize: '1GiB' }, {}));
+    assert.match(err.problems[0], /limits\.maxMessageSize .*must be at most 536870912/);
+  });
+
+  it('rejects malformed byte sizes and booleans', () => {
+    const err = configError(() => loadConfig({ segmentMaxBytes: '12 parsecs' }, { EVENTTER_FSYNC: 'maybe' }));
+    const text = err.problems.join('\n');
+    assert.match(text, /segmentMaxBytes \(from flag --segment-max-bytes\): must be a byte count/);
+    assert.match(text, /fsync \(from env EVENTTER_FSYNC\): must be true or false, got "maybe"/);
+  });
+
+  it('rejects bad, empty and repeated hosts', () => {
+    assert.match(
+      configError(() => loadConfig({ hosts: 'not a host' }, {})).message,
+      /hosts\.0 .*IPv4\/IPv6 address/,
+    );
+    assert.match(configError(() => loadConfig({ hosts: ',' }, {})).message, /hosts .*at least one address/);
+    assert.match(configError(() => loadConfig({ hosts: '::,::' }, {})).message, /hosts .*must not repeat/);
+  });
+
+  it('rejects unknown keys in the config file, so typos do not pass silently', () => {
+    const read = files({ '/c.json': { amqpport: 1, limits: { frameMaxx: 1 } } });
+    const text = configError(() => loadConfig({ config: '/c.json' }, {}, read)).problems.join('\n');
+    assert.match(text, /Unrecognized key: "amqpport"/);
+    assert.match(text, /limits \(from config file \/c\.json\): Unrecognized key: "frameMaxx"/);
+  });
+
+  it('explains unreadable, non-JSON and non-object config files', () => {
+    const read = files({ '/bad.json': '{ nope', '/list.json': [1, 2] });
+    assert.match(
+      configError(() => loadConfig({ config: '/missing.json' }, {}, read)).message,
+      /cannot read it/,
+    );
+    assert.match(configError(() => loadConfig({ config: '/bad.json' }, {}, read)).message, /not valid JSON/);
+    assert.match(
+      configError(() => loadConfig({ config: '/list.json' }, {}, read)).message,
+      /must contain a JSON object/,
+    );
+  });
+});
+
+describe('loadConfig users and vhosts', () => {
+  it('replaces the default guest user with the file users, with per-user defaults', async () => {
+    const hash = await hashPassword('s3cret');
+    const read = files({
+      '/c.json': {
+        vhosts: ['/', 'prod'],
+        users: [
+          { name: 'app', passwordHash: hash, vhosts: ['prod'] },
+          { name: 'ops', password: 'pw' },
+        ],
+      },
+    });
+    const config = loadConfig({ config: '/c.json' }, {}, read);
+    assert.deepEqual(config.users, [
+      { name: 'app', passwordHash: hash, vhosts: ['prod'], loopbackOnly: false },
+      { name: 'ops', password: 'pw', vhosts: ['/'], loopbackOnly: false },
+    ]);
+  });
+
+  it('requires exactly one of password and passwordHash, and a well-formed hash', () => {
+    const read = files({
+      '/c.json': {
+        users: [
+          { name: 'none' },
+          { name: 'both', password: 'a', passwordHash: 'b' },
+          { name: 'weird', passwordHash: 'sha256:abc' },
+        ],
+      },
+    });
+    const text = configError(() => loadConfig({ config: '/c.json' }, {}, read)).problems.join('\n');
+    assert.match(text, /users\.0 .*exactly one of "password" or "passwordHash"/);
+    assert.match(text, /users\.1 .*exactly one of/);
+    assert.match(text, /users\.2\.passwordHash .*must look like scrypt:<salt base64>:<key base64>/);
+  });
+
+  it('rejects duplicate users and users of undeclared virtual hosts', () => {
+    const read = files({
+      '/c.json': {
+        users: [
+          { name: 'a', password: 'x', vhosts: ['/', 'missing'] },
+          { name: 'a', password: 'y' },
+        ],
+      },
+    });
+    const text = configError(() => loadConfig({ config: '/c.json' }, {}, read)).problems.join('\n');
+    assert.match(text, /users\.0\.vhosts\.1 .*virtual host "missing" is not in "vhosts"/);
+    assert.match(text, /users\.1\.name .*duplicate user "a"/);
+  });
+});
+
+describe('CONFIG_OPTIONS', () => {
+  it('maps every option to a distinct flag, env var and an existing default', () => {
+    const flags = new Set(CONFIG_OPTIONS.map((opt) => opt.flag));
+    const envs = new Set(CONFIG_OPTIONS.map((opt) => opt.env));
+    const attributes = new Set(CONFIG_OPTIONS.map((opt) => flagAttribute(opt.flag)));
+    assert.equal(flags.size, CONFIG_OPTIONS.length);
+    assert.equal(envs.size, CONFIG_OPTIONS.length);
+    assert.equal(attributes.size, CONFIG_OPTIONS.length);
+    for (const opt of CONFIG_OPTIONS) {
+      assert.match(opt.env, /^EVENTTER_[A-Z0-9_]+$/);
+      assert.notEqual(formatDefault(opt.path), 'undefined', `${opt.path} has no default`);
+    }
+  });
+
+  it('covers every scalar setting of BrokerConfig', () => {
+    const paths = new Set(CONFIG_OPTIONS.map((opt) => opt.path));
+    const scalarPaths = [
+      ...Object.keys(DEFAULT_CONFIG).filter((key) => !['limits', 'users', 'vhosts'].includes(key)),
+      ...Object.keys(DEFAULT_CONFIG.limits).map((key) => `limits.${key}`),
+    ];
+    for (const path of scalarPaths) assert.ok(paths.has(path), `no flag for ${path}`);
+  });
+
+  it('turns flags into commander attribute names', () => {
+    assert.equal(flagAttribute('--amqp-port <port>'), 'amqpPort');
+    assert.equal(flagAttribute('--max-header-table-depth <depth>'), 'maxHeaderTableDepth');
+    assert.equal(flagAttribute('--fsync'), 'fsync');
+  });
+});
