@@ -74,7 +74,10 @@ export class Broker {
         messages += q.messageCount;
       }
     }
-    logger.info({ dataDir: options.dataDir, vhosts: names.size, queues, messages, ms: Date.now() - started }, 'recovered');
+    logger.info(
+      { dataDir: options.dataDir, vhosts: names.size, queues, messages, ms: Date.now() - started },
+      'recovered',
+    );
     return broker;
   }
 

@@ -37,7 +37,8 @@ export function fieldValuesEqual(a: FieldValue, b: FieldValue): boolean {
   if (b instanceof TypedFieldValue) b = typedScalar(b);
   if (a === b) return true;
   if (typeof a === 'bigint' || typeof b === 'bigint') {
-    return (typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')
+    return (typeof a === 'number' || typeof a === 'bigint') &&
+      (typeof b === 'number' || typeof b === 'bigint')
       ? Number(a) === Number(b)
       : false;
   }
@@ -54,7 +55,9 @@ export function fieldValuesEqual(a: FieldValue, b: FieldValue): boolean {
     const ak = Object.keys(a);
     const bk = Object.keys(b);
     if (ak.length !== bk.length) return false;
-    return ak.every((k) => Object.hasOwn(b, k) && fieldValuesEqual((a as FieldTable)[k], (b as FieldTable)[k]));
+    return ak.every(
+      (k) => Object.hasOwn(b, k) && fieldValuesEqual((a as FieldTable)[k], (b as FieldTable)[k]),
+    );
   }
   return false;
 }

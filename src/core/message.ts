@@ -30,7 +30,13 @@ export class Message {
     readonly timestamp: number,
   ) {}
 
-  static fromPublish(exchange: string, routingKey: string, properties: Buffer, body: Buffer, now: number): Message {
+  static fromPublish(
+    exchange: string,
+    routingKey: string,
+    properties: Buffer,
+    body: Buffer,
+    now: number,
+  ): Message {
     const expiration = rawExpiration(properties);
     return new Message(
       exchange,
@@ -51,6 +57,12 @@ export class Message {
 
   get headers(): FieldTable | undefined {
     return this.decodedProperties.headers;
+  }
+
+  /** The user-id property, read without a full decode when the flag bit is clear. */
+  get userIdProperty(): string | undefined {
+    if (this.properties.length < 2 || (this.properties[1] & 0x10) === 0) return undefined;
+    return this.decodedProperties.userId;
   }
 
   /** Cheap test of the headers flag bit in the raw properties, before paying for a decode. */

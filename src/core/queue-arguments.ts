@@ -46,7 +46,8 @@ function typeName(v: FieldValue): string {
 }
 
 function scalar(v: FieldValue): FieldValue {
-  if (v instanceof TypedFieldValue && (typeof v.value === 'number' || typeof v.value === 'bigint')) return v.value;
+  if (v instanceof TypedFieldValue && (typeof v.value === 'number' || typeof v.value === 'bigint'))
+    return v.value;
   if (Buffer.isBuffer(v)) return v.toString('utf8');
   return v;
 }
@@ -54,17 +55,20 @@ function scalar(v: FieldValue): FieldValue {
 export function describeValue(v: FieldValue | undefined): string {
   if (v === undefined) return 'none';
   if (Buffer.isBuffer(v)) return v.toString('utf8');
-  if (typeof v === 'object' && v !== null) return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x));
+  if (typeof v === 'object' && v !== null)
+    return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x));
   return String(v);
 }
 
 export function parseQueueArguments(args: FieldTable | undefined, describe: string): QueueSettings {
-  const invalid = (key: string, why: string) => preconditionFailed(`invalid arg '${key}' for ${describe}: ${why}`);
+  const invalid = (key: string, why: string) =>
+    preconditionFailed(`invalid arg '${key}' for ${describe}: ${why}`);
   const integer = (key: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const raw = args?.[key];
     if (raw === undefined) return -1;
     const v = scalar(raw);
-    if (typeof v !== 'number' && typeof v !== 'bigint') throw invalid(key, `{unacceptable_type,${typeName(raw)}}`);
+    if (typeof v !== 'number' && typeof v !== 'bigint')
+      throw invalid(key, `{unacceptable_type,${typeName(raw)}}`);
     const n = Number(v);
     if (!Number.isInteger(n)) throw invalid(key, `{unacceptable_type,${typeName(raw)}}`);
     if (n < min) throw invalid(key, n === 0 ? `{value_zero,${n}}` : `{value_negative,${n}}`);
@@ -106,7 +110,7 @@ export function parseQueueArguments(args: FieldTable | undefined, describe: stri
     expires,
     maxLength: integer('x-max-length', 0),
     maxLengthBytes: integer('x-max-length-bytes', 0),
-    maxPriority: maxPriority < 0 ? 0 : maxPriority,
+    maxPriority: Math.max(0, maxPriority),
     overflow,
     deadLetterExchange: dlx,
     deadLetterRoutingKey: dlrk,

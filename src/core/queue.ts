@@ -1,6 +1,6 @@
 import type { FieldTable } from '../codec/field-table.js';
-import type { LogRecord } from '../store/record-format.js';
 import type { QueueStore } from '../store/queue-store.js';
+import type { LogRecord } from '../store/record-format.js';
 import type { Consumer } from './consumer.js';
 import { accessRefused } from './errors.js';
 import { Message } from './message.js';
@@ -197,7 +197,8 @@ export class Queue {
     let dropped = false;
     while (
       this.ready.length > 0 &&
-      ((maxLength >= 0 && this.ready.length > maxLength) || (maxLengthBytes >= 0 && this.readyBytes > maxLengthBytes))
+      ((maxLength >= 0 && this.ready.length > maxLength) ||
+        (maxLengthBytes >= 0 && this.readyBytes > maxLengthBytes))
     ) {
       const offset = this.ready.peekOffset();
       const size = this.ready.peekSize();
@@ -302,19 +303,21 @@ export class Queue {
     return count;
   }
 
-  /** Tears the queue down: consumers are told, the log is removed. Returns the ready count it had. */
-  async delete(): Promise<number> {
-    if (this.deleted) return 0;
+  /**
+   * Tears the queue down and removes its log. Returns the ready count it had and the consumers it had, to be
+   * told once the deleting client has its reply (RabbitMQ sends queue.delete-ok before basic.cancel).
+   */
+  async delete(): Promise<{ count: number; consumers: Consumer[] }> {
+    if (this.deleted) return { count: 0, consumers: [] };
     this.deleted = true;
     const count = this.ready.length;
     clearTimeout(this.expiryTimer);
     this.clearIdleTimer();
     const consumers = this.consumers.splice(0);
-    for (const c of consumers) c.cancelledByQueue(this);
     this.cache.clear();
     this.unacked.clear();
     await this.store.destroy();
-    return count;
+    return { count, consumers };
   }
 
   /** Flushes and closes the store at shutdown, keeping the data. */

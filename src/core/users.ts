@@ -43,7 +43,8 @@ export class UserRegistry {
 function passwordMatches(def: UserDefinition, password: string): boolean {
   if (def.passwordHash) {
     const [scheme, a, b] = def.passwordHash.split(':');
-    if (scheme === 'sha256' && a) return safeEqual(createHash('sha256').update(password).digest(), Buffer.from(a, 'hex'));
+    if (scheme === 'sha256' && a)
+      return safeEqual(createHash('sha256').update(password).digest(), Buffer.from(a, 'hex'));
     if (scheme === 'scrypt' && a && b) {
       const expected = Buffer.from(b, 'base64');
       return safeEqual(scryptSync(password, Buffer.from(a, 'base64'), expected.length), expected);

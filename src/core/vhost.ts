@@ -2,13 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeFieldTable, encodeFieldTable, type FieldTable } from '../codec/field-table.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { QueueStore } from '../store/queue-store.js';
-import {
-  accessRefused,
-  commandInvalid,
-  notFound,
-  preconditionFailed,
-  resourceLocked,
-} from './errors.js';
+import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { type Binding, type Destination, Exchange, type ExchangeType, isExchangeType } from './exchange.js';
 import { fieldTableKey } from './field-table-key.js';
 import type { Message } from './message.js';
@@ -94,7 +88,15 @@ export class VHost {
     for (const [exName, type] of builtinExchanges) {
       this.exchanges.set(
         exName,
-        new Exchange({ name: exName, vhost: name, type, durable: true, autoDelete: false, internal: false, arguments: {} }),
+        new Exchange({
+          name: exName,
+          vhost: name,
+          type,
+          durable: true,
+          autoDelete: false,
+          internal: false,
+          arguments: {},
+        }),
       );
     }
   }
@@ -137,9 +139,11 @@ export class VHost {
     // Even a passive declare of the nameless default exchange is refused (RabbitMQ 3.10 behaviour).
     if (name === '') throw accessRefused(`operation not permitted on the default exchange`);
     if (opts.passive) return this.getExchange(name);
-    if (name.startsWith('amq.')) throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
+    if (name.startsWith('amq.'))
+      throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
     if (!isExchangeType(type)) {
-      throw commandInvalid(`unknown exchange type '${type}'`);
+      // Newer RabbitMQ answers 406 on the channel; 3.10's connection-level 503 was a bug the clients' suites flag.
+      throw preconditionFailed(`invalid type '${type}' for exchange '${name}' in vhost '${this.name}'`);
     }
     const durable = opts.durable ?? false;
     const autoDelete = opts.autoDelete ?? false;
@@ -148,7 +152,9 @@ export class VHost {
     if (existing) {
       const describe = `exchange '${name}' in vhost '${this.name}'`;
       const mismatch = (what: string, got: unknown, current: unknown) =>
-        preconditionFailed(`inequivalent arg '${what}' for ${describe}: received '${got}' but current is '${current}'`);
+        preconditionFailed(
+          `inequivalent arg '${what}' for ${describe}: received '${got}' but current is '${current}'`,
+        );
       if (existing.type !== type) throw mismatch('type', type, existing.type);
       if (existing.durable !== durable) throw mismatch('durable', durable, existing.durable);
       if (existing.autoDelete !== autoDelete) throw mismatch('auto_delete', autoDelete, existing.autoDelete);
@@ -159,7 +165,13 @@ export class VHost {
     const ex = new Exchange({ name, vhost: this.name, type, durable, autoDelete, internal, arguments: args });
     this.exchanges.set(name, ex);
     if (durable) {
-      const stored: StoredExchange = { type, durable: true, autoDelete, internal, arguments: encodeArgs(args) };
+      const stored: StoredExchange = {
+        type,
+        durable: true,
+        autoDelete,
+        internal,
+        arguments: encodeArgs(args),
+      };
       await this.ctx.meta.put(this.key('exchange', name), stored);
     }
     return ex;
@@ -167,11 +179,14 @@ export class VHost {
 
   async deleteExchange(name: string, ifUnused: boolean): Promise<void> {
     if (name === '' || name.startsWith('amq.')) {
-      throw accessRefused(`operation not permitted on ${name === '' ? 'the default exchange' : `exchange '${name}'`}`);
+      throw accessRefused(
+        `operation not permitted on ${name === '' ? 'the default exchange' : `exchange '${name}'`}`,
+      );
     }
     const ex = this.exchanges.get(name);
     if (!ex) return; // RabbitMQ 3.x answers delete-ok for a missing exchange.
-    if (ifUnused && ex.hasBindings) throw preconditionFailed(`exchange '${name}' in vhost '${this.name}' in use`);
+    if (ifUnused && ex.hasBindings)
+      throw preconditionFailed(`exchange '${name}' in vhost '${this.name}' in use`);
     await this.removeExchange(ex);
   }
 
@@ -198,7 +213,9 @@ export class VHost {
     if (existing) {
       this.checkExclusive(existing, opts.owner);
       const mismatch = (what: string, got: boolean, current: boolean) =>
-        preconditionFailed(`inequivalent arg '${what}' for ${describe}: received '${got}' but current is '${current}'`);
+        preconditionFailed(
+          `inequivalent arg '${what}' for ${describe}: received '${got}' but current is '${current}'`,
+        );
       if (existing.durable !== durable) throw mismatch('durable', durable, existing.durable);
       if ((existing.exclusiveOwner !== null) !== exclusive) {
         throw resourceLocked(
@@ -229,7 +246,10 @@ export class VHost {
     }
   }
 
-  async deleteQueue(name: string, opts: { ifUnused?: boolean; ifEmpty?: boolean; owner: object }): Promise<number> {
+  async deleteQueue(
+    name: string,
+    opts: { ifUnused?: boolean; ifEmpty?: boolean; owner: object },
+  ): Promise<number> {
     const q = this.queues.get(name);
     if (!q) return 0; // RabbitMQ 3.x: deleting a missing queue is not an error.
     this.checkExclusive(q, opts.owner);
@@ -250,14 +270,26 @@ export class VHost {
 
   // ---- bindings --------------------------------------------------------------------------------------------
 
-  async bindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, owner: object) {
+  async bindQueue(
+    queueName: string,
+    exchangeName: string,
+    routingKey: string,
+    args: FieldTable,
+    owner: object,
+  ) {
     if (exchangeName === '') throw accessRefused(`operation not permitted on the default exchange`);
     const queue = this.getQueue(queueName, owner);
     const source = this.getExchange(exchangeName);
     await this.addBinding(source, queue, routingKey, args);
   }
 
-  async unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: FieldTable, owner: object) {
+  async unbindQueue(
+    queueName: string,
+    exchangeName: string,
+    routingKey: string,
+    args: FieldTable,
+    owner: object,
+  ) {
     if (exchangeName === '') throw accessRefused(`operation not permitted on the default exchange`);
     const queue = this.getQueue(queueName, owner);
     const source = this.getExchange(exchangeName);
@@ -291,7 +323,8 @@ export class VHost {
   publish(exchangeName: string, message: Message, onStored?: (err: Error | null) => void): number {
     const targets = this.route(exchangeName, message);
     // Sender-selected distribution: BCC routes but must not reach the consumers.
-    if (targets.length > 0 && message.hasHeaders && message.headers?.BCC !== undefined) message = message.withoutHeader('BCC');
+    if (targets.length > 0 && message.hasHeaders && message.headers?.BCC !== undefined)
+      message = message.withoutHeader('BCC');
     if (targets.length === 0) {
       onStored?.(null);
       return 0;
@@ -331,7 +364,8 @@ export class VHost {
     }
     const ex = this.exchanges.get(exchangeName);
     if (!ex) throw notFound(`no exchange '${exchangeName}' in vhost '${this.name}'`);
-    if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
+    if (ex.internal)
+      throw accessRefused(`cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
     const found = new Set<Destination>();
     ex.route(message, message.routingKey, found);
     if (keys) for (const key of keys) ex.route(message, key, found);
@@ -436,7 +470,11 @@ export class VHost {
     });
     this.queues.set(def.name, queue);
     if (def.durable && def.exclusiveOwner === null && !recovering) {
-      const stored: StoredQueue = { id: def.id, autoDelete: def.autoDelete, arguments: encodeArgs(def.arguments) };
+      const stored: StoredQueue = {
+        id: def.id,
+        autoDelete: def.autoDelete,
+        arguments: encodeArgs(def.arguments),
+      };
       await this.ctx.meta.put(this.key('queue', def.name), stored);
     }
     if (!recovering) queue.touchIdle();
@@ -448,12 +486,14 @@ export class VHost {
     this.queues.delete(q.name);
     const removed: Binding[] = [];
     for (const ex of this.exchanges.values()) removed.push(...ex.removeDestination(q));
-    const count = await q.delete();
+    const { count, consumers } = await q.delete();
     if (q.durable) {
       await Promise.all(removed.map((b) => this.ctx.meta.delete(this.bindingMetaKey(b))));
       await this.ctx.meta.delete(this.key('queue', q.name));
     }
     await this.autoDeleteSources(removed);
+    // After the caller's reply has gone out (it resolves in a microtask), tell the consumers.
+    if (consumers.length > 0) setImmediate(() => consumers.forEach((c) => c.cancelledByQueue(q)));
     return count;
   }
 
@@ -464,7 +504,11 @@ export class VHost {
     for (const b of removed) ex.removeBinding(b.destination, b.key);
     // Bindings where this exchange is the destination go too.
     for (const other of this.exchanges.values()) removed.push(...other.removeDestination(ex));
-    await Promise.all(removed.filter((b) => this.bindingIsDurable(b)).map((b) => this.ctx.meta.delete(this.bindingMetaKey(b))));
+    await Promise.all(
+      removed
+        .filter((b) => this.bindingIsDurable(b))
+        .map((b) => this.ctx.meta.delete(this.bindingMetaKey(b))),
+    );
     if (ex.durable) await this.ctx.meta.delete(this.key('exchange', ex.name));
     await this.autoDeleteSources(removed.filter((b) => b.source !== ex));
   }
@@ -473,10 +517,18 @@ export class VHost {
     if (source.type === 'headers' && args['x-match'] !== undefined) {
       const mode = args['x-match'];
       if (mode !== 'all' && mode !== 'any' && mode !== 'all-with-x' && mode !== 'any-with-x') {
-        throw preconditionFailed(`Invalid x-match field value ${JSON.stringify(mode)}; expected all, any, all-with-x, or any-with-x`);
+        throw preconditionFailed(
+          `Invalid x-match field value ${JSON.stringify(mode)}; expected all, any, all-with-x, or any-with-x`,
+        );
       }
     }
-    const binding: Binding = { source, destination, routingKey, arguments: args, key: bindingKey(routingKey, args) };
+    const binding: Binding = {
+      source,
+      destination,
+      routingKey,
+      arguments: args,
+      key: bindingKey(routingKey, args),
+    };
     if (!source.addBinding(binding)) return;
     if (this.bindingIsDurable(binding)) {
       const stored: StoredBinding = {
@@ -490,7 +542,12 @@ export class VHost {
     }
   }
 
-  private async removeBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable) {
+  private async removeBinding(
+    source: Exchange,
+    destination: Destination,
+    routingKey: string,
+    args: FieldTable,
+  ) {
     const removed = source.removeBinding(destination, bindingKey(routingKey, args));
     if (!removed) return; // RabbitMQ 3.x: unbinding a missing binding succeeds.
     if (this.bindingIsDurable(removed)) await this.ctx.meta.delete(this.bindingMetaKey(removed));
@@ -501,7 +558,8 @@ export class VHost {
   private async autoDeleteSources(removed: Binding[]): Promise<void> {
     const sources = new Set(removed.map((b) => b.source));
     for (const ex of sources) {
-      if (ex.autoDelete && !ex.hasBindings && this.exchanges.get(ex.name) === ex) await this.removeExchange(ex);
+      if (ex.autoDelete && !ex.hasBindings && this.exchanges.get(ex.name) === ex)
+        await this.removeExchange(ex);
     }
   }
 
@@ -553,4 +611,3 @@ function bindingKey(routingKey: string, args: FieldTable): string {
 function newQueueId(): string {
   return `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
 }
-

@@ -56,7 +56,8 @@ export class ResourceAlarm {
     const reason = reasons.length > 0 ? reasons.join(',') : null;
     if (reason === this.reason) return;
     this.reason = reason;
-    if (reason) this.logger.warn({ reason, rss, memoryLimit: this.memoryLimit }, 'resource alarm: blocking publishers');
+    if (reason)
+      this.logger.warn({ reason, rss, memoryLimit: this.memoryLimit }, 'resource alarm: blocking publishers');
     else this.logger.info('resource alarm cleared: publishers unblocked');
     this.onChange(reason);
   }

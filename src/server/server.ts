@@ -137,8 +137,16 @@ async function shutDown(
   logger.info('stopping');
   const steps: Array<[string, () => Promise<void>]> = [];
   if (amqp !== undefined) {
-    steps.push(['stop accepting AMQP connections', () => amqp.stopAccepting()]);
-    steps.push(['close AMQP connections', () => amqp.closeAllConnections(SHUTDOWN_REPLY_TEXT)]);
+    steps.push([
+      'close AMQP listeners and connections',
+      async () => {
+        // A net.Server stops accepting as soon as close() is called, but its close promise only settles
+        // once every connection is gone; so start it, then close the connections, then wait for both.
+        const listenersClosed = amqp.stopAccepting();
+        const connectionsClosed = amqp.closeAllConnections(SHUTDOWN_REPLY_TEXT);
+        await Promise.all([listenersClosed, connectionsClosed]);
+      },
+    ]);
   }
   // The broker closes after its clients so in-flight publishes are flushed before files close.
   steps.push(['close broker', () => broker.close()]);

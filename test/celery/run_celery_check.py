@@ -186,9 +186,10 @@ def main():
         check(f'apply_async(countdown={COUNTDOWN_S}) runs no earlier', lambda: check_countdown(countdown_pending))
         check('group of 10', check_group)
         check('chain of 3', check_chain)
+        check('control ping (pidbox broadcast)', check_control_ping)
+        # Last: it kills and restarts the worker.
         check('late ack: worker killed mid-task, task redelivered to a new worker',
               lambda: check_crash_redelivery(worker))
-        check('control ping (pidbox broadcast)', check_control_ping)
     except TimeoutError as err:
         record('overall time limit', False, str(err))
     finally:

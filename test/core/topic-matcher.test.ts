@@ -27,15 +27,19 @@ const bindingKey = fc
 
 test('matches exactly what the reference semantics match', () => {
   fc.assert(
-    fc.property(fc.uniqueArray(bindingKey, { maxLength: 12 }), fc.array(routingKey, { maxLength: 8 }), (bks, rks) => {
-      const m = new TopicMatcher<string>();
-      for (const bk of bks) m.add(bk, bk);
-      for (const rk of rks) {
-        const got = [...m.match(rk)].sort();
-        const want = bks.filter((bk) => referenceMatch(bk, rk)).sort();
-        assert.deepEqual(got, want, `routing key ${JSON.stringify(rk)}`);
-      }
-    }),
+    fc.property(
+      fc.uniqueArray(bindingKey, { maxLength: 12 }),
+      fc.array(routingKey, { maxLength: 8 }),
+      (bks, rks) => {
+        const m = new TopicMatcher<string>();
+        for (const bk of bks) m.add(bk, bk);
+        for (const rk of rks) {
+          const got = [...m.match(rk)].sort();
+          const want = bks.filter((bk) => referenceMatch(bk, rk)).sort();
+          assert.deepEqual(got, want, `routing key ${JSON.stringify(rk)}`);
+        }
+      },
+    ),
     { numRuns: 500 },
   );
 });

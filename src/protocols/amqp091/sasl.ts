@@ -27,7 +27,8 @@ export function parseSaslResponse(mechanism: string, response: Buffer): SaslCred
       const { table } = decodeFieldTable(prefixed, 0);
       const login = table.LOGIN;
       const password = table.PASSWORD;
-      const text = (v: unknown) => (typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined);
+      const text = (v: unknown) =>
+        typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
       const u = text(login);
       const p = text(password);
       return u === undefined || p === undefined ? undefined : { username: u, password: p };

@@ -1,21 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { ChannelModel } from 'amqplib';
 import {
   type AmqpError,
   channelClosed,
-  connectionClosed,
-  expectConnectionClose,
   collect,
   connect,
+  connectionClosed,
   exchangeExists,
   expectChannelClose,
+  expectConnectionClose,
   openChannel,
   waitFor,
 } from '../../helpers/amqp-client.js';
 import { type BrokerUnderTest, startBroker } from '../../helpers/broker-under-test.js';
 import { ReplyCode } from '../../helpers/reply-codes.js';
 import { uniqueName } from '../../helpers/unique-name.js';
-import type { ChannelModel } from 'amqplib';
 
 let broker: BrokerUnderTest;
 let conn: ChannelModel;
@@ -58,7 +58,10 @@ describe('exchanges', () => {
     const ch = await openChannel(conn);
     const name = uniqueName('ex');
     await ch.assertExchange(name, 'direct', { durable: false });
-    await expectChannelClose(ch.assertExchange(name, 'fanout', { durable: false }), ReplyCode.PRECONDITION_FAILED);
+    await expectChannelClose(
+      ch.assertExchange(name, 'fanout', { durable: false }),
+      ReplyCode.PRECONDITION_FAILED,
+    );
     const ch2 = await openChannel(conn);
     await ch2.deleteExchange(name);
     await ch2.close();
@@ -68,7 +71,10 @@ describe('exchanges', () => {
     const ch = await openChannel(conn);
     const name = uniqueName('ex');
     await ch.assertExchange(name, 'direct', { durable: false });
-    await expectChannelClose(ch.assertExchange(name, 'direct', { durable: true }), ReplyCode.PRECONDITION_FAILED);
+    await expectChannelClose(
+      ch.assertExchange(name, 'direct', { durable: true }),
+      ReplyCode.PRECONDITION_FAILED,
+    );
     const ch2 = await openChannel(conn);
     await ch2.deleteExchange(name);
     await ch2.close();

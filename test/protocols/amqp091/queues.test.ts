@@ -28,7 +28,10 @@ after(async () => {
 /** Polls with basic.get-free passive declares until the queue holds `n` ready messages. */
 async function waitForReady(queue: string, n: number): Promise<void> {
   const ch = await openChannel(conn);
-  await waitFor(async () => (await ch.checkQueue(queue)).messageCount === n, `${queue} to hold ${n} messages`);
+  await waitFor(
+    async () => (await ch.checkQueue(queue)).messageCount === n,
+    `${queue} to hold ${n} messages`,
+  );
   await ch.close();
 }
 
@@ -68,7 +71,10 @@ describe('queues', () => {
     const name = uniqueName('q');
     await ch.assertQueue(name, { exclusive: true, durable: false });
     // Surprise: RabbitMQ 3.10 answers a mismatched exclusive flag with 405 RESOURCE_LOCKED, not 406.
-    await expectChannelClose(ch.assertQueue(name, { exclusive: false, durable: false }), ReplyCode.RESOURCE_LOCKED);
+    await expectChannelClose(
+      ch.assertQueue(name, { exclusive: false, durable: false }),
+      ReplyCode.RESOURCE_LOCKED,
+    );
     const ch2 = await openChannel(conn);
     await ch2.deleteQueue(name);
     await ch2.close();
@@ -319,7 +325,10 @@ describe('queues', () => {
       { 'x-max-length': 'lots' },
     ]) {
       const ch = await openChannel(conn);
-      await expectChannelClose(ch.assertQueue(uniqueName('bad'), { arguments: args }), ReplyCode.PRECONDITION_FAILED);
+      await expectChannelClose(
+        ch.assertQueue(uniqueName('bad'), { arguments: args }),
+        ReplyCode.PRECONDITION_FAILED,
+      );
     }
   });
 

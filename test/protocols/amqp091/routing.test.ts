@@ -130,7 +130,12 @@ describe('routing', () => {
     const ex = uniqueName('headers');
     await ch.assertExchange(ex, 'headers', { durable: false });
     const { queue } = await ch.assertQueue('', { exclusive: true });
-    await ch.bindQueue(queue, ex, '', { 'x-match': 'all', format: 'pdf', type: 'report', 'x-extra': 'ignored' });
+    await ch.bindQueue(queue, ex, '', {
+      'x-match': 'all',
+      format: 'pdf',
+      type: 'report',
+      'x-extra': 'ignored',
+    });
     const headers = [
       { format: 'pdf', type: 'report' },
       { format: 'pdf', type: 'report', more: 1 },
@@ -150,7 +155,13 @@ describe('routing', () => {
     await ch.assertExchange(ex, 'headers', { durable: false });
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(queue, ex, '', { 'x-match': 'any', format: 'pdf', type: 'report' });
-    const headers = [{ format: 'pdf' }, { type: 'report', format: 'zip' }, { format: 'zip' }, {}, { 'x-match': 'any' }];
+    const headers = [
+      { format: 'pdf' },
+      { type: 'report', format: 'zip' },
+      { format: 'zip' },
+      {},
+      { 'x-match': 'any' },
+    ];
     const got = await routedKeys(ch, ex, queue, ['format', 'type', 'wrong', 'none', 'only-x'], headers);
     assert.deepEqual(got, ['format', 'type']);
     await ch.deleteExchange(ex);
@@ -202,7 +213,11 @@ describe('routing', () => {
     const { queue } = await ch.assertQueue('', { exclusive: true });
     await ch.bindQueue(queue, ex, '', { 'x-match': 'any', a: 1 });
     await ch.unbindQueue(queue, ex, '', { 'x-match': 'any', a: 2 });
-    assert.deepEqual(await routedKeys(ch, ex, queue, ['m'], [{ a: 1 }]), ['m'], 'different arguments: still bound');
+    assert.deepEqual(
+      await routedKeys(ch, ex, queue, ['m'], [{ a: 1 }]),
+      ['m'],
+      'different arguments: still bound',
+    );
     await ch.unbindQueue(queue, ex, '', { 'x-match': 'any', a: 1 });
     assert.deepEqual(await routedKeys(ch, ex, queue, ['m'], [{ a: 1 }]), []);
     await ch.deleteExchange(ex);
