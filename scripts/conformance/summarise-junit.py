@@ -20,6 +20,11 @@ def first_line(element):
         if not lines:
             continue
         line = lines[-1] if lines[0].endswith('Traceback (most recent call last):') else lines[0]
+        if ':' not in line:
+            # A bare 'AssertionError': pytest marks the failing source line with '>' in the text.
+            marked = [t.strip()[1:].strip() for t in (element.text or '').splitlines() if t.strip().startswith('>')]
+            if marked:
+                line = f'{line} at `{marked[-1]}`'
         # node's junit reporter escapes messages twice (&amp;quot;); undo the second layer.
         return html.unescape(line)[:MAX_LINE]
     return '(no message)'

@@ -31,6 +31,6 @@ export const DEFAULT_BENCH_OPTIONS: Omit<BenchOptions, 'url' | 'scenarios'> = {
   drainTimeoutMs: 120_000,
   rate: 1000,
   confirmWindow: 1000,
-  inFlight: 20_000,
+  inFlight: 10_000,
   prefetch: 1000,
 };

@@ -20,7 +20,10 @@ export class InFlightGate {
 
   onReceived(): void {
     this.received++;
-    if (this.waiter !== null && this.published * this.fanOut - this.received <= (this.limit * this.fanOut) / 2) {
+    if (
+      this.waiter !== null &&
+      this.published * this.fanOut - this.received <= (this.limit * this.fanOut) / 2
+    ) {
       const w = this.waiter;
       this.waiter = null;
       w();

@@ -23,6 +23,8 @@ export interface PhasePlan {
 }
 
 const SAMPLE_INTERVAL_MS = 250;
+/** A shorter tail interval (at the end of a phase) gives a noisy rate: leave it out. */
+const MIN_SAMPLE_SECONDS = 0.1;
 
 export class PhaseMeter {
   readonly counters: Counter[] = [];
@@ -31,6 +33,7 @@ export class PhaseMeter {
   private lastAt: number;
   private readonly startedAt: number;
   private readonly timer: NodeJS.Timeout;
+  private ended = false;
 
   constructor(
     readonly name: string,
@@ -59,16 +62,20 @@ export class PhaseMeter {
 
   /** Stops sampling (takes a last sample) and returns the series. */
   end(): RateSeries[] {
+    if (this.ended) return this.series;
+    this.ended = true;
     clearInterval(this.timer);
-    this.sample();
+    this.sample(true);
     this.progress.clear();
     return this.series;
   }
 
-  private sample(): void {
+  /** final: the phase ended; a short tail is still sampled when the phase has no point yet. */
+  private sample(final = false): void {
     const now = performance.now();
     const dt = (now - this.lastAt) / 1000;
-    if (dt <= 0.01) return;
+    const empty = this.series.length > 0 && this.series[0].points.length === 0;
+    if (dt <= 0 || (dt < MIN_SAMPLE_SECONDS && !(final && empty))) return;
     const t = (now - this.scenarioStart) / 1000;
     const rates: string[] = [];
     for (let i = 0; i < this.counters.length; i++) {

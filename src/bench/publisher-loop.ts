@@ -23,12 +23,12 @@ export interface PublisherLoopOptions {
   /** Stop publishing at this performance.now(). */
   deadline: number;
   maxMessages: number;
-  /** Counts published (or, with confirms, confirmed) messages. */
+  /** Advanced by the published (or, with confirms, confirmed) messages; may be shared. */
   counter: Counter;
   gate?: InFlightGate;
   /** Fixed rate in msg/s; undefined = as fast as possible. */
   rate?: number;
-  /** Called after each batch with the confirmed count (for phase-progress bookkeeping). */
+  /** Called after each batch with this publisher's confirmed (or published) count. */
   onBatch?: (confirmed: number) => void;
 }
 
@@ -44,6 +44,7 @@ export async function runPublisher(o: PublisherLoopOptions): Promise<number> {
   const { channel, connection, body, rawProperties, confirmWindow, stamp, gate } = o;
   const started = performance.now();
   let sent = 0;
+  let reported = 0;
   const counter = o.counter;
   while (sent < o.maxMessages && performance.now() < o.deadline) {
     let quota = Math.min(BATCH, o.maxMessages - sent);
@@ -65,8 +66,10 @@ export async function runPublisher(o: PublisherLoopOptions): Promise<number> {
       if (confirmWindow > 0 && channel.unconfirmed >= confirmWindow) break;
       if (gate?.full) break;
     }
-    counter.n = confirmWindow > 0 ? sent - channel.unconfirmed : sent;
-    o.onBatch?.(counter.n);
+    const done = confirmWindow > 0 ? sent - channel.unconfirmed : sent;
+    counter.n += done - reported;
+    reported = done;
+    o.onBatch?.(done);
     if (!ok) await connection.drained();
     else if (confirmWindow > 0 && channel.unconfirmed >= confirmWindow) {
       await channel.waitForConfirms(confirmWindow >> 1);
@@ -75,7 +78,7 @@ export async function runPublisher(o: PublisherLoopOptions): Promise<number> {
   }
   if (confirmWindow > 0) {
     await channel.waitForConfirms(0);
-    counter.n = sent;
+    counter.n += sent - reported;
     o.onBatch?.(sent);
   }
   return sent;

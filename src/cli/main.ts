@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import {
+  type BrokerConfig,
   type CliOptionValues,
   CONFIG_FILE_ENV,
   CONFIG_FILE_FLAG,
@@ -48,6 +49,18 @@ function buildProgram(): Command {
   }
   server.action(runServer);
 
+  // The load generator parses its own options (`eventter bench --help`); commander only routes to it.
+  program
+    .command('bench')
+    .description('measure an AMQP 0-9-1 broker (EventterMQ or any other): throughput, latency, backlog')
+    .helpOption(false)
+    .allowUnknownOption(true)
+    .allowExcessArguments(true)
+    .action(async () => {
+      const { runBenchCommand } = await import('../bench/bench-command.js');
+      process.exitCode = await runBenchCommand(process.argv.slice(process.argv.indexOf('bench') + 1));
+    });
+
   program
     .command('hash-password')
     .description('print a passwordHash for the config file; reads the password from stdin if not given')
@@ -58,7 +71,7 @@ function buildProgram(): Command {
 }
 
 async function runServer(options: CliOptionValues): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
+  let config: BrokerConfig;
   try {
     config = loadConfig(options, process.env);
   } catch (err) {

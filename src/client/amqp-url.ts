@@ -37,7 +37,8 @@ export function parseAmqpUrl(text: string): AmqpEndpoint {
   } catch {
     throw new AmqpClientError('url', `not a URL: ${text}`);
   }
-  if (url.protocol === 'amqps:') throw new AmqpClientError('url', 'amqps (TLS) is not supported by this client');
+  if (url.protocol === 'amqps:')
+    throw new AmqpClientError('url', 'amqps (TLS) is not supported by this client');
   if (url.protocol !== 'amqp:') throw new AmqpClientError('url', `expected amqp://, got ${url.protocol}//`);
   const path = url.pathname;
   const vhost = path === '' || path === '/' ? '/' : decodeURIComponent(path.slice(1));

@@ -135,7 +135,15 @@ export class Channel {
   async close(): Promise<void> {
     if (this.closedWith !== null) return;
     await this.rpc(
-      { name: 'channel.close', classId: 20, methodId: 40, replyCode: 200, replyText: 'bye', failingClassId: 0, failingMethodId: 0 },
+      {
+        name: 'channel.close',
+        classId: 20,
+        methodId: 40,
+        replyCode: 200,
+        replyText: 'bye',
+        failingClassId: 0,
+        failingMethodId: 0,
+      },
       key(20, 41),
     );
     this.shutdown(new AmqpClientError('closed', 'channel closed by the client'));
@@ -208,20 +216,40 @@ export class Channel {
 
   async queueBind(queue: string, exchange: string, routingKey = '', args: FieldTable = {}): Promise<void> {
     await this.rpc(
-      { name: 'queue.bind', classId: 50, methodId: 20, queue, exchange, routingKey, noWait: false, arguments: args },
+      {
+        name: 'queue.bind',
+        classId: 50,
+        methodId: 20,
+        queue,
+        exchange,
+        routingKey,
+        noWait: false,
+        arguments: args,
+      },
       key(50, 21),
     );
   }
 
   /** Removes ready messages; resolves with how many. */
   async queuePurge(queue: string): Promise<number> {
-    const ok = await this.rpc({ name: 'queue.purge', classId: 50, methodId: 30, queue, noWait: false }, key(50, 31));
+    const ok = await this.rpc(
+      { name: 'queue.purge', classId: 50, methodId: 30, queue, noWait: false },
+      key(50, 31),
+    );
     return ok.name === 'queue.purge-ok' ? ok.messageCount : 0;
   }
 
   async queueDelete(queue: string): Promise<number> {
     const ok = await this.rpc(
-      { name: 'queue.delete', classId: 50, methodId: 40, queue, ifUnused: false, ifEmpty: false, noWait: false },
+      {
+        name: 'queue.delete',
+        classId: 50,
+        methodId: 40,
+        queue,
+        ifUnused: false,
+        ifEmpty: false,
+        noWait: false,
+      },
       key(50, 41),
     );
     return ok.name === 'queue.delete-ok' ? ok.messageCount : 0;
@@ -256,7 +284,10 @@ export class Channel {
   }
 
   async cancel(consumerTag: string): Promise<void> {
-    await this.rpc({ name: 'basic.cancel', classId: 60, methodId: 30, consumerTag, noWait: false }, key(60, 31));
+    await this.rpc(
+      { name: 'basic.cancel', classId: 60, methodId: 30, consumerTag, noWait: false },
+      key(60, 31),
+    );
     this.consumers.delete(consumerTag);
   }
 
@@ -334,7 +365,8 @@ export class Channel {
 
   /** @internal */
   onHeaderFrame(buf: Buffer, start: number, end: number): void {
-    if (this.contentKind === CONTENT_NONE) throw new AmqpClientError('protocol', 'content header without a method');
+    if (this.contentKind === CONTENT_NONE)
+      throw new AmqpClientError('protocol', 'content header without a method');
     if (end - start < 14) throw new AmqpClientError('protocol', 'content header frame too short');
     const size = buf.readUInt32BE(start + 4) * 0x1_0000_0000 + buf.readUInt32BE(start + 8);
     if (size > this.host.maxBodySize) throw new AmqpClientError('protocol', `body size ${size} too large`);
@@ -346,9 +378,11 @@ export class Channel {
 
   /** @internal */
   onBodyFrame(buf: Buffer, start: number, end: number): void {
-    if (this.contentKind === CONTENT_NONE) throw new AmqpClientError('protocol', 'body frame without a method');
+    if (this.contentKind === CONTENT_NONE)
+      throw new AmqpClientError('protocol', 'body frame without a method');
     const n = end - start;
-    if (this.bodyFill + n > this.bodySize) throw new AmqpClientError('protocol', 'body longer than announced');
+    if (this.bodyFill + n > this.bodySize)
+      throw new AmqpClientError('protocol', 'body longer than announced');
     if (this.bodyFill === 0 && n === this.bodySize) {
       this.finishContent(buf.subarray(start, end));
       return;
@@ -414,7 +448,11 @@ export class Channel {
       case 'channel.close': {
         this.host.sendMethod(this.id, { name: 'channel.close-ok', classId: 20, methodId: 41 });
         this.shutdown(
-          new AmqpClientError('channel', `channel closed by the broker: ${m.replyCode} ${m.replyText}`, m.replyCode),
+          new AmqpClientError(
+            'channel',
+            `channel closed by the broker: ${m.replyCode} ${m.replyText}`,
+            m.replyCode,
+          ),
         );
         return;
       }
@@ -435,7 +473,12 @@ export class Channel {
         this.contentKind = CONTENT_DISCARD;
         return;
       case 'channel.flow':
-        this.host.sendMethod(this.id, { name: 'channel.flow-ok', classId: 20, methodId: 21, active: m.active });
+        this.host.sendMethod(this.id, {
+          name: 'channel.flow-ok',
+          classId: 20,
+          methodId: 21,
+          active: m.active,
+        });
         return;
       default:
         break;
@@ -472,4 +515,3 @@ const BASIC_NACK = key(60, 120);
 function unexpected(m: AmqpMethod): AmqpClientError {
   return new AmqpClientError('protocol', `unexpected reply ${m.name}`);
 }
-

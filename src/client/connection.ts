@@ -192,6 +192,12 @@ export class Connection implements ChannelHost {
     await this.closed;
   }
 
+  /** Drops the connection at once (no close handshake); pending operations fail. */
+  destroy(reason = 'connection destroyed by the client'): void {
+    if (this.closeReason === null) this.closeReason = new AmqpClientError('closed', reason);
+    this.socket.destroy();
+  }
+
   // ---- ChannelHost
 
   sendMethod(channel: number, method: AmqpMethod): void {
@@ -211,7 +217,8 @@ export class Connection implements ChannelHost {
   onFrame(type: number, channelId: number, buf: Buffer, start: number, end: number): void {
     if (channelId === 0) {
       if (type === FRAME_METHOD) this.onConnectionMethod(decodeMethod(buf, start, end));
-      else if (type !== FRAME_HEARTBEAT) throw new AmqpClientError('protocol', `frame type ${type} on channel 0`);
+      else if (type !== FRAME_HEARTBEAT)
+        throw new AmqpClientError('protocol', `frame type ${type} on channel 0`);
       return;
     }
     const channel = this.channels[channelId];
@@ -229,7 +236,9 @@ export class Connection implements ChannelHost {
       this.parser.push(chunk);
     } catch (err) {
       this.fail(
-        err instanceof AmqpClientError ? err : new AmqpClientError('protocol', (err as Error).message ?? String(err)),
+        err instanceof AmqpClientError
+          ? err
+          : new AmqpClientError('protocol', (err as Error).message ?? String(err)),
       );
       return;
     }
@@ -276,7 +285,12 @@ export class Connection implements ChannelHost {
           frameMax: this.frameMax,
           heartbeat: this.heartbeat,
         });
-        this.sendMethod(0, { name: 'connection.open', classId: 10, methodId: 40, virtualHost: this.endpoint.vhost });
+        this.sendMethod(0, {
+          name: 'connection.open',
+          classId: 10,
+          methodId: 40,
+          virtualHost: this.endpoint.vhost,
+        });
         this.startHeartbeats();
         return;
       }
@@ -291,7 +305,11 @@ export class Connection implements ChannelHost {
         this.sendMethod(0, { name: 'connection.close-ok', classId: 10, methodId: 51 });
         this.out.flush();
         this.fail(
-          new AmqpClientError('connection', `connection closed by the broker: ${m.replyCode} ${m.replyText}`, m.replyCode),
+          new AmqpClientError(
+            'connection',
+            `connection closed by the broker: ${m.replyCode} ${m.replyText}`,
+            m.replyCode,
+          ),
         );
         return;
       }
@@ -340,15 +358,23 @@ export class Connection implements ChannelHost {
   private startHeartbeats(): void {
     if (this.heartbeat === 0) return;
     // Tick twice per interval: send when we were idle, count intervals the broker stayed silent.
-    this.heartbeatTimer = setInterval(() => {
-      if (!this.wroteSinceTick) this.out.append(heartbeatFrame());
-      this.wroteSinceTick = false;
-      if (this.receivedSinceTick) this.silentTicks = 0;
-      else if (++this.silentTicks >= MISSED_HEARTBEATS_LIMIT * 2) {
-        this.fail(new AmqpClientError('timeout', `no data from the broker for ${MISSED_HEARTBEATS_LIMIT} heartbeats`));
-      }
-      this.receivedSinceTick = false;
-    }, (this.heartbeat * 1000) / 2);
+    this.heartbeatTimer = setInterval(
+      () => {
+        if (!this.wroteSinceTick) this.out.append(heartbeatFrame());
+        this.wroteSinceTick = false;
+        if (this.receivedSinceTick) this.silentTicks = 0;
+        else if (++this.silentTicks >= MISSED_HEARTBEATS_LIMIT * 2) {
+          this.fail(
+            new AmqpClientError(
+              'timeout',
+              `no data from the broker for ${MISSED_HEARTBEATS_LIMIT} heartbeats`,
+            ),
+          );
+        }
+        this.receivedSinceTick = false;
+      },
+      (this.heartbeat * 1000) / 2,
+    );
     this.heartbeatTimer.unref();
   }
 

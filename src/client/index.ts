@@ -2,4 +2,4 @@
 export { type AmqpEndpoint, parseAmqpUrl } from './amqp-url.js';
 export { Channel, type ConsumeOptions, type DeliveryHandler, type QueueDeclareOptions } from './channel.js';
 export { AmqpClientError, type AmqpClientErrorKind } from './client-error.js';
-export { type ConnectOptions, Connection, connect } from './connection.js';
+export { Connection, type ConnectOptions, connect } from './connection.js';

@@ -49,7 +49,13 @@ export function writePublish(
   body: Buffer,
   frameMax: number,
 ): void {
-  const size = publishWireSize(exchange.length, routingKey.length, rawProperties.length, body.length, frameMax);
+  const size = publishWireSize(
+    exchange.length,
+    routingKey.length,
+    rawProperties.length,
+    body.length,
+    frameMax,
+  );
   const buf = out.reserve(size);
   let o = out.pos;
   const methodSize = 4 + 2 + 1 + exchange.length + 1 + routingKey.length + 1;

@@ -10,6 +10,14 @@ import { syntaxError } from './codec-error.js';
 /** Deepest nesting of tables/arrays accepted or produced; a bound against stack exhaustion. */
 export const MAX_FIELD_TABLE_DEPTH = 16;
 
+let maxDepth = MAX_FIELD_TABLE_DEPTH;
+
+/** Sets the nesting bound for this process (the broker's `limits.maxHeaderTableDepth`). */
+export function setMaxFieldTableDepth(depth: number): void {
+  if (!Number.isInteger(depth) || depth < 1 || depth > 128) throw new RangeError(`bad field table depth ${depth}`);
+  maxDepth = depth;
+}
+
 export type TypedFieldType =
   | 'timestamp'
   | 'decimal'
@@ -179,8 +187,7 @@ function isBigIn(x: unknown, min: bigint, max: bigint): boolean {
 }
 
 function checkDepth(depth: number): void {
-  if (depth > MAX_FIELD_TABLE_DEPTH)
-    throw syntaxError(`field table nesting deeper than ${MAX_FIELD_TABLE_DEPTH}`);
+  if (depth > maxDepth) throw syntaxError(`field table nesting deeper than ${maxDepth}`);
 }
 
 /** Bytes a field value takes after its type octet. */

@@ -85,7 +85,7 @@ export class Broker {
     return this.vhosts.get(name);
   }
 
-  authenticate(username: string, password: string, remoteAddress: string | undefined): User | undefined {
+  authenticate(username: string, password: string, remoteAddress: string | undefined): Promise<User | undefined> {
     return this.users.authenticate(username, password, remoteAddress);
   }
 

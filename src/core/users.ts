@@ -1,8 +1,8 @@
-import { createHash, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, scrypt, timingSafeEqual } from 'node:crypto';
 
 export interface UserDefinition {
   name: string;
-  /** Plain password (fine for dev configs), or a hash: `sha256:<hex>` or `scrypt:<salt-b64>:<hash-b64>`. */
+  /** Plain password (fine for dev configs), or a hash `scrypt:<salt-b64>:<key-b64>` (eventter hash-password). */
   password?: string;
   passwordHash?: string;
   vhosts: string[];
@@ -25,33 +25,45 @@ export function isLoopbackAddress(address: string | undefined): boolean {
 /** Users known to the broker, checked in constant time per comparison. */
 export class UserRegistry {
   private readonly users = new Map<string, UserDefinition>();
+  /**
+   * SHA-256 of the last password that passed a scrypt check, per user: scrypt costs tens of milliseconds by
+   * design, and a reconnecting client should not pay it (nor stall others) every time.
+   */
+  private readonly verified = new Map<string, Buffer>();
 
   constructor(definitions: UserDefinition[]) {
     for (const d of definitions) this.users.set(d.name, d);
   }
 
-  /** Returns the user, or undefined on unknown name, wrong password or a non-loopback login of a loopback user. */
-  authenticate(name: string, password: string, remoteAddress: string | undefined): User | undefined {
+  /** Resolves to the user, or undefined on unknown name, wrong password or a non-loopback login of a loopback user. */
+  async authenticate(name: string, password: string, remoteAddress: string | undefined): Promise<User | undefined> {
     const def = this.users.get(name);
     if (!def) return undefined;
-    if (!passwordMatches(def, password)) return undefined;
+    if (!(await this.passwordMatches(def, password))) return undefined;
     if (def.loopbackOnly && !isLoopbackAddress(remoteAddress)) return undefined;
     return { name: def.name, vhosts: new Set(def.vhosts) };
   }
-}
 
-function passwordMatches(def: UserDefinition, password: string): boolean {
-  if (def.passwordHash) {
+  private async passwordMatches(def: UserDefinition, password: string): Promise<boolean> {
+    if (!def.passwordHash) {
+      return def.password !== undefined && safeEqual(Buffer.from(password), Buffer.from(def.password));
+    }
+    const digest = createHash('sha256').update(password).digest();
+    const known = this.verified.get(def.name);
+    if (known && safeEqual(known, digest)) return true;
     const [scheme, a, b] = def.passwordHash.split(':');
-    if (scheme === 'sha256' && a)
-      return safeEqual(createHash('sha256').update(password).digest(), Buffer.from(a, 'hex'));
+    let ok = false;
     if (scheme === 'scrypt' && a && b) {
       const expected = Buffer.from(b, 'base64');
-      return safeEqual(scryptSync(password, Buffer.from(a, 'base64'), expected.length), expected);
+      ok = safeEqual(await scryptAsync(password, Buffer.from(a, 'base64'), expected.length), expected);
     }
-    return false;
+    if (ok) this.verified.set(def.name, digest);
+    return ok;
   }
-  return def.password !== undefined && safeEqual(Buffer.from(password), Buffer.from(def.password));
+}
+
+function scryptAsync(password: string, salt: Buffer, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(password, salt, length, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 function safeEqual(a: Buffer, b: Buffer): boolean {

@@ -1,8 +1,9 @@
+import { setMaxFieldTableDepth } from '../codec/field-table.js';
 import { Broker, type BrokerOptions } from '../core/broker.js';
 import { AmqpServer, type AmqpServerOptions } from '../protocols/amqp091/amqp-server.js';
 import type { BrokerConfig } from './config.js';
 import type { HealthStats } from './http-server.js';
-import type { BoundAddress } from './listen-on-hosts.js';
+import type { BoundAddress } from '../net/listen-on-hosts.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -24,6 +25,8 @@ export interface AmqpServerHandle {
   stopAccepting(): Promise<void>;
   /** Sends connection.close 320 CONNECTION_FORCED to every client and waits (bounded) for them. */
   closeAllConnections(replyText: string): Promise<void>;
+  /** A resource alarm started (its reason) or cleared (null): block or unblock publishers. */
+  setBlocked?(reason: string | null): void;
 }
 
 export interface ServerComponents {
@@ -64,6 +67,9 @@ export function amqpServerOptions(config: BrokerConfig): AmqpServerOptions {
 /** The production components: the core Broker and the AMQP 0-9-1 adapter. */
 export const defaultComponents: ServerComponents = {
   openBroker: (config, logger) => Broker.open(brokerOptions(config), logger),
-  createAmqpServer: (broker, config, logger) =>
-    new AmqpServer(broker as Broker, amqpServerOptions(config), logger),
+  createAmqpServer: (broker, config, logger) => {
+    // The codec's nesting bound is process-wide: one broker per process.
+    setMaxFieldTableDepth(config.limits.maxHeaderTableDepth);
+    return new AmqpServer(broker as Broker, amqpServerOptions(config), logger);
+  },
 };

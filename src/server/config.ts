@@ -62,6 +62,10 @@ const limitsSchema = z.strictObject({
   queueCacheBytes: integer(0, GIB).default(16 * MIB),
   /** How much of a queue's on-disk backlog one read brings into memory. */
   queueReadAheadBytes: integer(4 * KIB, 64 * MIB).default(MIB),
+  /** Resident memory, as a percentage of the machine's, above which publishers are blocked (RabbitMQ: 40). */
+  memoryHighWatermarkPercent: integer(1, 95).default(40),
+  /** Free disk space under the data directory below which publishers are blocked (RabbitMQ: 50 MB). */
+  diskFreeLimitBytes: integer(0, 1024 * GIB).default(50_000_000),
 });
 
 const userSchema = z
@@ -204,6 +208,14 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     'nesting of field tables',
   ),
   option('limits.handshakeTimeoutMs', 'handshake-timeout', 'ms', 'integer', 'connect-to-open time limit'),
+  option(
+    'limits.memoryHighWatermarkPercent',
+    'memory-high-watermark',
+    'percent',
+    'integer',
+    'block publishers above this % of RAM',
+  ),
+  option('limits.diskFreeLimitBytes', 'disk-free-limit', 'bytes', 'bytes', 'block publishers below this free disk'),
   option('limits.segmentMaxBytes', 'segment-max-bytes', 'bytes', 'bytes', 'queue segment file size'),
   option(
     'limits.queueCacheBytes',

@@ -1,6 +1,6 @@
 import { createServer, type Server as NodeHttpServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { type BoundAddress, closeServers, listenOnHosts } from './listen-on-hosts.js';
+import { type BoundAddress, closeServers, listenOnHosts } from '../net/listen-on-hosts.js';
 import type { Logger } from './logger.js';
 
 /** Figures the health endpoint reports when the broker offers them. */

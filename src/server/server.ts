@@ -3,8 +3,9 @@ import type { AmqpServerHandle, BrokerHandle, ServerComponents } from './compone
 import { defaultComponents } from './components.js';
 import { type BrokerConfig, redactConfig } from './config.js';
 import { HEALTH_STAT_NAMES, type HealthReport, type HttpServer, startHttpServer } from './http-server.js';
-import type { BoundAddress } from './listen-on-hosts.js';
+import type { BoundAddress } from '../net/listen-on-hosts.js';
 import type { Logger } from './logger.js';
+import { ResourceAlarm } from './resource-alarm.js';
 
 /** Reply text clients see with connection.close 320 when the broker shuts down (RabbitMQ wording). */
 export const SHUTDOWN_REPLY_TEXT = "broker forced connection closure with reason 'shutdown'";
@@ -73,9 +74,21 @@ async function openAll(
   let amqp: AmqpServerHandle | undefined;
   let http: HttpServer | undefined;
   let stopping = false;
+  let alarm: ResourceAlarm | undefined;
   try {
     amqp = components.createAmqpServer(broker, config, logger);
     const amqpAddresses = await amqp.listen();
+    const amqpServer = amqp;
+    alarm = new ResourceAlarm(
+      {
+        dataDir: config.dataDir,
+        memoryHighWatermark: config.limits.memoryHighWatermarkPercent / 100,
+        diskFreeLimitBytes: config.limits.diskFreeLimitBytes,
+      },
+      (reason) => amqpServer.setBlocked?.(reason),
+      logger,
+    );
+    alarm.start();
     if (config.httpEnabled) {
       http = await startHttpServer({
         hosts: config.hosts,
@@ -96,6 +109,7 @@ async function openAll(
       httpAddresses,
       stop() {
         stopping = true;
+        alarm?.stop();
         stopped ??= shutDown(broker, amqp, http, logger);
         return stopped;
       },

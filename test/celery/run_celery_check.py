@@ -126,6 +126,25 @@ def check_chain():
     return value == 169, f'got {value!r}, expected 169'
 
 
+def submit_priority_backlog():
+    """Queued before the worker consumes: low priorities first, so only the broker's ordering puts high first."""
+    low = [tasks.report_time.apply_async((f'low{i}',), queue='conformance.priority', priority=1) for i in range(5)]
+    high = [tasks.report_time.apply_async((f'high{i}',), queue='conformance.priority', priority=9) for i in range(5)]
+    return low, high
+
+
+def check_priority(backlog):
+    low, high = backlog
+    low_times = [r.get(timeout=RESULT_TIMEOUT_S)['ran_at'] for r in low]
+    high_times = [r.get(timeout=RESULT_TIMEOUT_S)['ran_at'] for r in high]
+    return max(high_times) < min(low_times), 'a priority 1 task ran before a priority 9 one'
+
+
+def check_topic_routing():
+    value = tasks.routed_add.delay(40, 2).get(timeout=RESULT_TIMEOUT_S)
+    return value == 42, f'got {value!r}, expected 42'
+
+
 def check_result_states():
     result = tasks.add.delay(2, 3)
     value = result.get(timeout=RESULT_TIMEOUT_S)
@@ -175,6 +194,7 @@ def main():
     signal.alarm(TOTAL_TIMEOUT_S)
     worker = Worker()
     try:
+        priority_backlog = submit_priority_backlog()
         worker.start()
         # Submitted before the worker is up: the broker must hold them until it consumes.
         retry_pending = (time.time(), tasks.flaky.delay('flaky'))
@@ -186,6 +206,8 @@ def main():
         check(f'apply_async(countdown={COUNTDOWN_S}) runs no earlier', lambda: check_countdown(countdown_pending))
         check('group of 10', check_group)
         check('chain of 3', check_chain)
+        check('priority queue (x-max-priority): priority 9 before 1', lambda: check_priority(priority_backlog))
+        check('routing through a topic exchange binding', check_topic_routing)
         check('control ping (pidbox broadcast)', check_control_ping)
         # Last: it kills and restarts the worker.
         check('late ack: worker killed mid-task, task redelivered to a new worker',

@@ -1,7 +1,7 @@
 """Celery application for the conformance check (run_celery_check.py starts a worker on it).
 
 It uses what a typical Celery deployment leans on: late acks, retries with a countdown, ETA tasks,
-groups and chains, and the rpc:// result backend (results come back as AMQP messages on a reply queue).
+groups and chains, priority queues, topic-exchange routing, and the rpc:// result backend (results come back as AMQP messages on a reply queue).
 Needs Celery 5 (Debian: python3-celery). Settings come from the environment so the checker and the
 worker agree: CELERY_BROKER_URL, CELERY_CHECK_STATE (a folder for the crash-once marker)."""
 
@@ -9,6 +9,7 @@ import os
 import time
 
 from celery import Celery
+from kombu import Exchange, Queue
 
 app = Celery('conformance')
 app.conf.update(
@@ -22,6 +23,15 @@ app.conf.update(
     accept_content=['json'],
     broker_connection_timeout=5,
     worker_send_task_events=False,
+    task_queues=(
+        Queue('celery'),
+        # A priority queue (x-max-priority): higher priorities are delivered first.
+        Queue('conformance.priority', Exchange('conformance.priority', type='direct'),
+              routing_key='conformance.priority', queue_arguments={'x-max-priority': 10}),
+        # Reached through a topic exchange binding, not the default exchange.
+        Queue('conformance.routed', Exchange('conformance.topic', type='topic'), routing_key='routed.#'),
+    ),
+    task_routes={'tasks.routed_add': {'exchange': 'conformance.topic', 'routing_key': 'routed.add.now'}},
 )
 
 STATE_DIR = os.environ.get('CELERY_CHECK_STATE', '/tmp')
@@ -44,6 +54,11 @@ def flaky(self, label):
     if self.request.retries < FLAKY_FAILURES:
         raise self.retry(exc=RuntimeError(f'{label}: planned failure {self.request.retries + 1}'), countdown=1)
     return {'label': label, 'retries': self.request.retries}
+
+
+@app.task
+def routed_add(x, y):
+    return x + y
 
 
 @app.task

@@ -97,7 +97,7 @@ describe('eventter CLI', () => {
     const hash = run.stdout.trim();
     assert.match(hash, /^scrypt:/);
     const users = new UserRegistry([{ name: 'u', passwordHash: hash, vhosts: ['/'], loopbackOnly: false }]);
-    assert.equal(users.authenticate('u', 'pa55word', '127.0.0.1')?.name, 'u');
-    assert.equal(users.authenticate('u', 'pa55word\n', '127.0.0.1'), undefined);
+    assert.equal((await users.authenticate('u', 'pa55word', '127.0.0.1'))?.name, 'u');
+    assert.equal(await users.authenticate('u', 'pa55word\n', '127.0.0.1'), undefined);
   });
 });

@@ -51,6 +51,8 @@ describe('loadConfig defaults', () => {
       segmentMaxBytes: 64 * 1024 * 1024,
       queueCacheBytes: 16 * 1024 * 1024,
       queueReadAheadBytes: 1024 * 1024,
+      memoryHighWatermarkPercent: 40,
+      diskFreeLimitBytes: 50_000_000,
     });
     assert.deepEqual(config.vhosts, ['/']);
     assert.deepEqual(config.users, [{ name: 'guest', password: 'guest', vhosts: ['/'], loopbackOnly: true }]);

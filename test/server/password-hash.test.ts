@@ -12,9 +12,9 @@ describe('password hashes', () => {
     const hash = await hashPassword('correct horse');
     assert.equal(passwordHashProblem(hash), undefined);
     const users = registryWith(hash);
-    assert.equal(users.authenticate('app', 'correct horse', '10.0.0.1')?.name, 'app');
-    assert.equal(users.authenticate('app', 'correct hors', '10.0.0.1'), undefined);
-    assert.equal(users.authenticate('app', '', '10.0.0.1'), undefined);
+    assert.equal((await users.authenticate('app', 'correct horse', '10.0.0.1'))?.name, 'app');
+    assert.equal(await users.authenticate('app', 'correct hors', '10.0.0.1'), undefined);
+    assert.equal(await users.authenticate('app', '', '10.0.0.1'), undefined);
   });
 
   it('salts every hash', async () => {

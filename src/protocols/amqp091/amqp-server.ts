@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { type BoundAddress, listenOnHosts } from '../../net/listen-on-hosts.js';
 import type { Logger } from 'pino';
 import type { Broker } from '../../core/broker.js';
 import { AmqpConnection, type AmqpLimits } from './connection.js';
@@ -27,38 +28,20 @@ export class AmqpServer {
     return this.connections.size;
   }
 
-  /** Binds every host; with port 0 the first bind picks the port and the others reuse it. */
-  async listen(): Promise<Array<{ host: string; port: number }>> {
-    const bound: Array<{ host: string; port: number }> = [];
-    let port = this.options.port;
-    for (const host of this.options.hosts) {
-      const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
-      try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen({ host, port, ipv6Only: host.includes(':') }, () => {
-            server.off('error', reject);
-            resolve();
-          });
-        });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        // A machine without IPv6 (or IPv4) still serves on the other family.
-        if (this.options.hosts.length > 1 && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL')) {
-          this.logger.warn({ host, port, code }, 'address family unavailable; not listening there');
-          continue;
-        }
-        throw err;
-      }
-      const address = server.address();
-      if (address && typeof address === 'object') {
-        port = address.port;
-        bound.push({ host, port: address.port });
-      }
-      server.on('error', (err) => this.logger.error({ err, host }, 'amqp listener error'));
-      this.servers.push(server);
-    }
-    return bound;
+  /** Binds every host on one port (with port 0 the first bind picks it). */
+  async listen(): Promise<BoundAddress[]> {
+    const { servers, addresses } = await listenOnHosts(
+      () => {
+        const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+        server.on('error', (err) => this.logger.error({ err }, 'amqp listener error'));
+        return server;
+      },
+      this.options.hosts,
+      this.options.port,
+      (details, message) => this.logger.warn(details, message),
+    );
+    this.servers.push(...servers);
+    return addresses;
   }
 
   /** Stops accepting new connections; existing ones keep working. */
@@ -70,6 +53,8 @@ export class AmqpServer {
   async closeAllConnections(replyText: string, timeoutMs = 5000): Promise<void> {
     const all = [...this.connections].map((c) => c.forceClose(replyText));
     await Promise.race([Promise.all(all), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    // Clients that never answered close-ok do not hold up shutdown.
+    for (const c of this.connections) c.destroy();
   }
 
   /** Resource alarm: tell publishers to pause (connection.blocked) or resume. */

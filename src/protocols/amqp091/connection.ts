@@ -39,7 +39,7 @@ export interface ConnectionContext {
   onClosed(connection: AmqpConnection): void;
 }
 
-type State = 'header' | 'start-ok' | 'tune-ok' | 'open' | 'open-ok' | 'closing' | 'closed';
+type State = 'header' | 'start-ok' | 'authenticating' | 'tune-ok' | 'open' | 'open-ok' | 'closing' | 'closed';
 
 const supportedHeader = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]);
 let nextConnectionId = 1;
@@ -283,23 +283,37 @@ export class AmqpConnection {
       );
     }
     const creds = parseSaslResponse(mechanism, response);
-    const user = creds && this.ctx.broker.authenticate(creds.username, creds.password, this.remoteAddress);
-    if (!user) {
-      this.ctx.logger.warn(
-        { connection: this.id, remote: this.remoteAddress, user: creds?.username, mechanism },
-        'authentication failed',
-      );
-      // authentication_failure_close: tell the client why before closing.
-      this.closeWithError(
-        new AmqpError(
-          ReplyCode.accessRefused,
-          `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
-          10,
-          11,
-        ),
-      );
-      return;
-    }
+    this.state = 'authenticating';
+    const check = creds
+      ? this.ctx.broker.authenticate(creds.username, creds.password, this.remoteAddress)
+      : Promise.resolve(undefined);
+    check.then(
+      (user) => {
+        if (this.state !== 'authenticating') return;
+        if (user) this.startTune(user);
+        else this.refuseLogin(creds?.username, mechanism);
+      },
+      (err) => this.fail(err),
+    );
+  }
+
+  private refuseLogin(username: string | undefined, mechanism: string): void {
+    this.ctx.logger.warn(
+      { connection: this.id, remote: this.remoteAddress, user: username, mechanism },
+      'authentication failed',
+    );
+    // authentication_failure_close: tell the client why before closing.
+    this.closeWithError(
+      new AmqpError(
+        ReplyCode.accessRefused,
+        `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
+        10,
+        11,
+      ),
+    );
+  }
+
+  private startTune(user: User): void {
     this.user = user;
     this.state = 'tune-ok';
     this.sendMethod(0, {
@@ -464,6 +478,11 @@ export class AmqpConnection {
       if (this.state === 'open-ok') this.closeWithError(new AmqpError(ReplyCode.connectionForced, text));
       else this.socket.destroy();
     });
+  }
+
+  /** Drops the socket without ceremony (shutdown of an unresponsive client). */
+  destroy(): void {
+    this.socket.destroy();
   }
 
   /** A resource alarm started (reason) or cleared (null); connection.blocked tells publishers to pause. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, isIPv6, type Server } from 'node:net';
 import { describe, it } from 'node:test';
-import { closeServers, listenOnHosts } from '../../src/server/listen-on-hosts.js';
+import { closeServers, listenOnHosts } from '../../src/net/listen-on-hosts.js';
 
 function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
