@@ -9,7 +9,7 @@ import { type BenchOptions, DEFAULT_BENCH_OPTIONS } from './bench-options.js';
 import { runBench } from './bench-runner.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { renderReportTable } from './report-table.js';
-import { ALL_SCENARIOS, findScenario } from './scenarios/index.js';
+import { ALL_SCENARIOS, DEFAULT_SCENARIOS, findScenario } from './scenarios/index.js';
 import { renderRateChart } from './svg-chart.js';
 
 export const DEFAULT_BENCH_URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -55,7 +55,7 @@ function scenarioList(value: string): string[] {
       );
     }
   }
-  return ids.includes('all') ? ALL_SCENARIOS.map((s) => s.id) : ids;
+  return ids.includes('all') ? DEFAULT_SCENARIOS.map((s) => s.id) : ids;
 }
 
 interface ParsedFlags {
@@ -69,6 +69,7 @@ interface ParsedFlags {
   confirmWindow: number;
   inFlight: number;
   prefetch: number;
+  connections: number;
   drainTimeout: number;
   brokerPid?: number;
   json?: string | true;
@@ -78,16 +79,18 @@ interface ParsedFlags {
 
 function buildCommand(io: BenchIo): Command {
   const d = DEFAULT_BENCH_OPTIONS;
-  const ids = ALL_SCENARIOS.map((s) => `  ${s.id.padEnd(11)} ${s.title}`).join('\n');
+  const ids = ALL_SCENARIOS.map(
+    (s) => `  ${s.id.padEnd(11)} ${s.title}${DEFAULT_SCENARIOS.includes(s) ? '' : ' (only when named)'}`,
+  ).join('\n');
   return new Command('bench')
     .description('measure an AMQP 0-9-1 broker (EventterMQ, RabbitMQ, ...) with the same scenarios')
     .helpOption('-h, --help', 'show help')
     .option('--url <url>', 'broker to measure', process.env.EVENTTER_BENCH_URL ?? DEFAULT_BENCH_URL)
     .option(
       '--scenarios <list>',
-      'comma-separated scenario ids, or "all"',
+      'comma-separated scenario ids, or "all" (every scenario not marked "only when named")',
       scenarioList,
-      ALL_SCENARIOS.map((s) => s.id),
+      DEFAULT_SCENARIOS.map((s) => s.id),
     )
     .option('--duration <seconds>', 'length of each time-bound phase', secondsOption(0.1, 3600), d.durationMs)
     .option('--messages <n>', 'bind each phase by a message count instead of time', intOption(1, 1e9))
@@ -106,6 +109,12 @@ function buildCommand(io: BenchIo): Command {
       d.inFlight,
     )
     .option('--prefetch <n>', 'prefetch of acking consumers', intOption(1, 65535), d.prefetch)
+    .option(
+      '--connections <n>',
+      'connections the connections scenario holds open',
+      intOption(1, 1_000_000),
+      d.connections,
+    )
     .option(
       '--drain-timeout <seconds>',
       'upper bound on each drain and on the backlog fill',
@@ -141,6 +150,7 @@ function toOptions(f: ParsedFlags): BenchOptions {
     confirmWindow: f.confirmWindow,
     inFlight: f.inFlight,
     prefetch: f.prefetch,
+    connections: f.connections,
     ...(f.brokerPid === undefined ? {} : { brokerPid: f.brokerPid }),
   };
 }

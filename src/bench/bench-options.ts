@@ -21,6 +21,8 @@ export interface BenchOptions {
   inFlight: number;
   /** basic.qos prefetch of acking consumers. */
   prefetch: number;
+  /** Connections the connections scenario holds open at once. */
+  connections: number;
   /** Pid of a broker on this machine whose memory (VmRSS / VmHWM) is reported. */
   brokerPid?: number;
 }
@@ -33,4 +35,5 @@ export const DEFAULT_BENCH_OPTIONS: Omit<BenchOptions, 'url' | 'scenarios'> = {
   confirmWindow: 1000,
   inFlight: 10_000,
   prefetch: 1000,
+  connections: 10_000,
 };

@@ -73,8 +73,8 @@ async function runScenario(
   const start = performance.now();
   const ctx: ScenarioContext = {
     options,
-    async connect(name) {
-      const conn = await connect({ url: options.url, connectionName: `eventter bench: ${name}` });
+    async connect(name, tuning = {}) {
+      const conn = await connect({ ...tuning, url: options.url, connectionName: `eventter bench: ${name}` });
       connections.push(conn);
       return conn;
     },

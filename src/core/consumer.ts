@@ -13,6 +13,8 @@ export interface Consumer {
   readonly exclusive: boolean;
   /** Opaque identity of the owning connection, for exclusive-queue checks. */
   readonly owner: object;
+  /** Consumer priority (AMQP x-priority): higher ones get messages first while they have credit. */
+  readonly priority: number;
   hasCredit(): boolean;
   deliver(queue: Queue, offset: number, message: Message, redelivered: boolean): void;
   /** The queue was deleted (or otherwise ended the subscription); the consumer is already removed. */

@@ -1,14 +1,24 @@
 import type { FieldTable } from '../codec/field-table.js';
+import type { DelayedMessages } from './delayed-messages.js';
 import { headersMatch } from './headers-matcher.js';
 import type { Message } from './message.js';
 import type { Queue } from './queue.js';
 import { TopicMatcher } from './topic-matcher.js';
 
-export const exchangeTypes = ['direct', 'fanout', 'topic', 'headers'] as const;
+/** How an exchange matches bindings. */
+export const routingTypes = ['direct', 'fanout', 'topic', 'headers'] as const;
+export type RoutingType = (typeof routingTypes)[number];
+
+/** Declarable types: the routing types plus RabbitMQ's delayed-message exchange (routes by its x-delayed-type). */
+export const exchangeTypes = [...routingTypes, 'x-delayed-message'] as const;
 export type ExchangeType = (typeof exchangeTypes)[number];
 
 export function isExchangeType(type: string): type is ExchangeType {
   return (exchangeTypes as readonly string[]).includes(type);
+}
+
+export function isRoutingType(type: unknown): type is RoutingType {
+  return typeof type === 'string' && (routingTypes as readonly string[]).includes(type);
 }
 
 /** A binding's destination: a queue, or another exchange (RabbitMQ's exchange-to-exchange bindings). */
@@ -42,6 +52,10 @@ export class Exchange {
   readonly autoDelete: boolean;
   readonly internal: boolean;
   readonly arguments: FieldTable;
+  /** The matching rule: the type itself, or x-delayed-type for a delayed-message exchange. */
+  readonly routingType: RoutingType;
+  /** Messages held until due (delayed-message exchanges only). */
+  delayed: DelayedMessages | undefined;
 
   /** All bindings from this exchange, by destination then binding key. */
   private readonly bindings = new Map<Destination, Map<string, Binding>>();
@@ -59,6 +73,9 @@ export class Exchange {
     this.autoDelete = definition.autoDelete;
     this.internal = definition.internal;
     this.arguments = definition.arguments;
+    const delayedType = definition.arguments['x-delayed-type'];
+    this.routingType =
+      definition.type === 'x-delayed-message' ? (isRoutingType(delayedType) ? delayedType : 'direct') : definition.type;
   }
 
   get describe(): string {
@@ -82,11 +99,11 @@ export class Exchange {
     if (byKey.has(binding.key)) return false;
     byKey.set(binding.key, binding);
     this.bindingCount++;
-    if (this.type === 'direct') {
+    if (this.routingType === 'direct') {
       let set = this.direct.get(binding.routingKey);
       if (!set) this.direct.set(binding.routingKey, (set = new Set()));
       set.add(binding.destination);
-    } else if (this.type === 'topic') {
+    } else if (this.routingType === 'topic') {
       const ref = this.topicRef(binding);
       const n = this.topicRefs.get(ref) ?? 0;
       this.topicRefs.set(ref, n + 1);
@@ -102,14 +119,14 @@ export class Exchange {
     byKey.delete(key);
     if (byKey.size === 0) this.bindings.delete(destination);
     this.bindingCount--;
-    if (this.type === 'direct') {
+    if (this.routingType === 'direct') {
       const stillBound = [...(byKey.values() ?? [])].some((b) => b.routingKey === binding.routingKey);
       if (!stillBound) {
         const set = this.direct.get(binding.routingKey);
         set?.delete(destination);
         if (set?.size === 0) this.direct.delete(binding.routingKey);
       }
-    } else if (this.type === 'topic') {
+    } else if (this.routingType === 'topic') {
       const ref = this.topicRef(binding);
       const n = (this.topicRefs.get(ref) ?? 1) - 1;
       if (n === 0) {
@@ -135,7 +152,7 @@ export class Exchange {
 
   /** Adds this exchange's destinations matching `routingKey` (and the message's headers) to `out`. */
   route(message: Message, routingKey: string, out: Set<Destination>): void {
-    switch (this.type) {
+    switch (this.routingType) {
       case 'direct': {
         const set = this.direct.get(routingKey);
         if (set) for (const d of set) out.add(d);

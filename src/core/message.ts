@@ -6,7 +6,7 @@ import {
   rawExpiration,
   rawPriority,
 } from '../codec/basic-properties.js';
-import type { FieldTable } from '../codec/field-table.js';
+import type { FieldTable, FieldValue } from '../codec/field-table.js';
 import { preconditionFailed } from './errors.js';
 
 /**
@@ -65,6 +65,12 @@ export class Message {
     return this.decodedProperties.userId;
   }
 
+  /** The reply-to property, decoded only when its flag bit is set. */
+  get replyToProperty(): string | undefined {
+    if (this.properties.length < 2 || (this.properties[0] & 0x02) === 0) return undefined;
+    return this.decodedProperties.replyTo;
+  }
+
   /** Cheap test of the headers flag bit in the raw properties, before paying for a decode. */
   get hasHeaders(): boolean {
     return this.properties.length >= 2 && (this.properties[0] & 0x20) !== 0;
@@ -75,7 +81,18 @@ export class Message {
     const decoded = this.decodedProperties;
     const headers = { ...decoded.headers };
     delete headers[name];
-    const properties = encodeBasicProperties({ ...decoded, headers });
+    return this.withProperties({ ...decoded, headers });
+  }
+
+  /** A copy with one header set (e.g. x-delivery-count on a redelivery). */
+  withHeader(name: string, value: FieldValue): Message {
+    const decoded = this.decodedProperties;
+    return this.withProperties({ ...decoded, headers: { ...decoded.headers, [name]: value } });
+  }
+
+  /** A copy with other properties, same body and routing. */
+  withProperties(props: BasicProperties): Message {
+    const properties = encodeBasicProperties(props);
     return new Message(
       this.exchange,
       this.routingKey,

@@ -15,6 +15,9 @@ export interface QueueSettings {
   deadLetterRoutingKey: string | undefined;
   singleActiveConsumer: boolean;
   deliveryLimit: number; // -1 = unlimited
+  /** Redeliveries carry x-delivery-count (quorum queues always; others when a delivery limit is set). */
+  countDeliveries: boolean;
+  queueType: 'classic' | 'quorum';
 }
 
 /** Arguments RabbitMQ compares on redeclare; others may differ freely. */
@@ -90,8 +93,8 @@ export function parseQueueArguments(args: FieldTable | undefined, describe: stri
   if (mode !== undefined && mode !== 'default' && mode !== 'lazy') {
     throw invalid('x-queue-mode', `{unsupported_queue_mode,<<"${mode}">>}`);
   }
-  const queueType = text('x-queue-type');
-  if (queueType !== undefined && queueType !== 'classic') {
+  const queueType = text('x-queue-type') ?? 'classic';
+  if (queueType !== 'classic' && queueType !== 'quorum') {
     throw invalid('x-queue-type', `{unsupported_queue_type,<<"${queueType}">>}`);
   }
   const sac = args?.['x-single-active-consumer'];
@@ -104,6 +107,7 @@ export function parseQueueArguments(args: FieldTable | undefined, describe: stri
     throw invalid('x-dead-letter-routing-key', 'Key x-dead-letter-exchange must be set');
   }
   const maxPriority = integer('x-max-priority', 0, 255);
+  const deliveryLimit = integer('x-delivery-limit', 0);
   const expires = integer('x-expires', 1, 0xffffffff);
   return {
     messageTtl: integer('x-message-ttl', 0, 0xffffffff),
@@ -115,7 +119,9 @@ export function parseQueueArguments(args: FieldTable | undefined, describe: stri
     deadLetterExchange: dlx,
     deadLetterRoutingKey: dlrk,
     singleActiveConsumer: sac === true,
-    deliveryLimit: integer('x-delivery-limit', 0),
+    deliveryLimit,
+    countDeliveries: queueType === 'quorum' || deliveryLimit >= 0,
+    queueType,
   };
 }
 

@@ -2,10 +2,12 @@ import type { FieldTable } from '../codec/field-table.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { LogRecord } from '../store/record-format.js';
 import type { Consumer } from './consumer.js';
+import type { DeadLetterReason } from './dead-letter.js';
 import { accessRefused } from './errors.js';
 import { Message } from './message.js';
-import { OffsetRing } from './offset-ring.js';
+import type { OffsetRing } from './offset-ring.js';
 import type { QueueSettings } from './queue-arguments.js';
+import { ReadySet } from './ready-set.js';
 
 export interface QueueDefinition {
   id: string;
@@ -21,6 +23,8 @@ export interface QueueDefinition {
 export interface QueueHooks {
   /** The queue decided to remove itself (auto-delete, x-expires). */
   requestDelete(queue: Queue): void;
+  /** A message leaves without being consumed and the queue has a dead-letter exchange: route its copy there. */
+  deadLetter(queue: Queue, message: Message, reason: DeadLetterReason): void;
   /** A store I/O failure that the queue cannot recover from on its own. */
   onStoreError(queue: Queue, err: Error): void;
 }
@@ -51,13 +55,15 @@ export class QueueFullError extends Error {
 interface Unacked {
   expiresAt: number;
   size: number;
-  consumer: Consumer | null;
+  priority: number;
 }
 
 /**
- * A queue: a segment log (the store) plus delivery state. Ready messages are positions in a typed-array ring
- * (ascending offsets; a requeued message goes back to its original place, as RabbitMQ does); bodies are held in
- * a bounded cache and otherwise read back from disk ahead of delivery. Unacked messages are tracked by offset.
+ * A queue: a segment log (the store) plus delivery state. Ready messages are positions in typed-array rings,
+ * one per priority level (ascending offsets; a requeued message goes back to its original place, as RabbitMQ
+ * does); bodies are held in a bounded cache and otherwise read back from disk ahead of delivery. Unacked
+ * messages are tracked by offset. Every rule about when a message leaves (ack, TTL, length limits, delivery
+ * limit, dead-lettering) lives here, for every protocol.
  */
 export class Queue {
   readonly id: string;
@@ -68,17 +74,23 @@ export class Queue {
   readonly arguments: FieldTable;
   readonly exclusiveOwner: object | null;
 
-  private readonly ready = new OffsetRing();
+  private readonly ready: ReadySet;
   private readonly cache = new Map<number, Message>();
   private cacheBytes = 0;
   private readonly unacked = new Map<number, Unacked>();
   private readonly redelivered = new Set<number>();
+  /** Failed deliveries (returns) per message, for x-delivery-limit and x-delivery-count. */
+  private readonly deliveryCounts = new Map<number, number>();
+  /** Kept sorted by priority, highest first (stable: equal priorities keep subscription order). */
   private readonly consumers: Consumer[] = [];
   private roundRobin = 0;
   private hadConsumers = false;
   private drainScheduled = false;
   /** The read-ahead in progress, shared by everyone waiting for the head to come from disk. */
   private readInFlight: Promise<void> | null = null;
+  /** Messages on their way to the dead-letter exchange, in the order they died. */
+  private readonly dying: Array<{ offset: number; reason: DeadLetterReason; message: Message | undefined }> = [];
+  private dyingActive = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryTimerAt = 0;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -87,7 +99,7 @@ export class Queue {
 
   constructor(
     definition: QueueDefinition,
-    readonly settings: QueueSettings,
+    private settingsValue: QueueSettings,
     private readonly store: QueueStore,
     private readonly options: QueueOptions,
     private readonly hooks: QueueHooks,
@@ -99,6 +111,11 @@ export class Queue {
     this.autoDelete = definition.autoDelete;
     this.arguments = definition.arguments;
     this.exclusiveOwner = definition.exclusiveOwner;
+    this.ready = new ReadySet(settingsValue.maxPriority);
+  }
+
+  get settings(): QueueSettings {
+    return this.settingsValue;
   }
 
   get isDeleted(): boolean {
@@ -121,10 +138,18 @@ export class Queue {
     return `queue '${this.name}' in vhost '${this.vhost}'`;
   }
 
+  /** New effective settings (a policy changed). Priorities are fixed at declare time, as in RabbitMQ. */
+  applySettings(settings: QueueSettings): void {
+    this.settingsValue = { ...settings, maxPriority: this.settingsValue.maxPriority };
+    this.enforceLengthLimit();
+    this.armExpiryTimer();
+    this.armIdleTimer();
+  }
+
   /** Rebuilds ready state from the store after a restart. */
   async recover(): Promise<void> {
-    await this.store.recover((offset, size, expiresAt) => {
-      this.ready.push(offset, expiresAt, size);
+    await this.store.recover((offset, size, expiresAt, priority) => {
+      this.ready.push(offset, expiresAt, size, priority);
       this.readyBytes += size;
     });
     this.armExpiryTimer();
@@ -137,18 +162,21 @@ export class Queue {
    */
   enqueue(message: Message, onStored?: (err: Error | null) => void): void {
     const size = message.body.length;
-    if (this.settings.overflow !== 'drop-head' && this.wouldOverflow(size)) {
+    const overflow = this.settings.overflow;
+    if (overflow !== 'drop-head' && this.wouldOverflow(size)) {
+      if (overflow === 'reject-publish-dlx') this.deadLetterNow(message, 'maxlen');
       onStored?.(new QueueFullError(this.describe));
       return;
     }
     const now = Date.now();
     const expiresAt = this.expiryFor(message, now);
     const persistent = message.persistent && this.durable;
+    const priority = this.ready.levelOf(message.priority);
     const offset = this.store.append({
       timestamp: message.timestamp,
       persistent,
       expiresAt,
-      priority: message.priority,
+      priority,
       exchange: message.exchange,
       routingKey: message.routingKey,
       properties: message.properties,
@@ -158,62 +186,37 @@ export class Queue {
       if (persistent) this.store.whenDurable(offset, onStored);
       else onStored(null);
     }
-    // Fast path: nothing waiting and a consumer has room, so hand it over without touching the ring.
+    // Fast path: nothing waiting and a consumer has room, so hand it over without touching the rings.
     if (this.ready.length === 0 && this.consumers.length > 0) {
       const consumer = this.nextConsumerWithCredit();
       if (consumer) {
-        this.deliverTo(consumer, offset, message, expiresAt, size, false);
+        this.deliverTo(consumer, offset, message, expiresAt, size, priority);
         return;
       }
     }
     if (expiresAt !== 0 && expiresAt <= now) {
       // TTL 0 (or already past): only an immediate delivery could have saved it.
-      this.discard(offset, size);
+      this.pendingDeath(offset, 'expired', message);
       return;
     }
-    this.ready.push(offset, expiresAt, size);
+    this.ready.push(offset, expiresAt, size, priority);
     this.readyBytes += size;
     if (this.cacheBytes + message.byteSize <= this.options.cacheBytes) {
       this.cache.set(offset, message);
       this.cacheBytes += message.byteSize;
     }
-    this.dropHeadOverLimit();
-    if (this.ready.length === 1) this.armExpiryTimer();
+    this.enforceLengthLimit();
+    if (expiresAt !== 0) this.armExpiryTimer();
     if (this.consumers.length > 0) this.scheduleDrain();
   }
 
-  private wouldOverflow(size: number): boolean {
-    const { maxLength, maxLengthBytes } = this.settings;
-    return (
-      (maxLength >= 0 && this.ready.length >= maxLength) ||
-      (maxLengthBytes >= 0 && this.readyBytes + size > maxLengthBytes)
-    );
-  }
-
-  /** x-overflow drop-head: the oldest ready messages make room. Only ready messages count, as in RabbitMQ. */
-  private dropHeadOverLimit(): void {
-    const { maxLength, maxLengthBytes } = this.settings;
-    if (maxLength < 0 && maxLengthBytes < 0) return;
-    let dropped = false;
-    while (
-      this.ready.length > 0 &&
-      ((maxLength >= 0 && this.ready.length > maxLength) ||
-        (maxLengthBytes >= 0 && this.readyBytes > maxLengthBytes))
-    ) {
-      const offset = this.ready.peekOffset();
-      const size = this.ready.peekSize();
-      this.removeHead(offset, this.cache.get(offset));
-      this.discard(offset, size);
-      dropped = true;
-    }
-    if (dropped) this.armExpiryTimer();
-  }
-
   addConsumer(consumer: Consumer): void {
-    if (this.consumers.length > 0 && (consumer.exclusive || this.consumers[0].exclusive)) {
+    if (this.consumers.length > 0 && (consumer.exclusive || this.consumers.some((c) => c.exclusive))) {
       throw accessRefused(`${this.describe} in exclusive use`);
     }
-    this.consumers.push(consumer);
+    let at = this.consumers.length;
+    while (at > 0 && this.consumers[at - 1].priority < consumer.priority) at--;
+    this.consumers.splice(at, 0, consumer);
     this.hadConsumers = true;
     this.clearIdleTimer();
     this.scheduleDrain();
@@ -228,11 +231,15 @@ export class Queue {
     if (this.consumers.length === 0) {
       if (this.autoDelete && this.hadConsumers) this.hooks.requestDelete(this);
       else this.armIdleTimer();
+    } else if (this.settings.singleActiveConsumer && i === 0) {
+      // Failover: the next consumer in line becomes the active one.
+      this.scheduleDrain();
     }
   }
 
-  hasExclusiveConsumer(): boolean {
-    return this.consumers.length > 0 && this.consumers[0].exclusive;
+  /** The consumer receiving messages of a single-active-consumer queue. */
+  get activeConsumer(): Consumer | undefined {
+    return this.settings.singleActiveConsumer ? this.consumers[0] : undefined;
   }
 
   /** Called by an adapter when a consumer regains credit (ack, qos change, flow on, socket drained). */
@@ -241,35 +248,44 @@ export class Queue {
   }
 
   /** basic.get: the head message, if any. A Promise only when the head must come from disk. */
-  get(noAck: boolean, owner: Consumer | null): GetResult | null | Promise<GetResult | null> {
+  get(noAck: boolean): GetResult | null | Promise<GetResult | null> {
     this.touchIdle();
-    this.expireHead(Date.now());
+    this.expireHeads(Date.now());
     if (this.ready.length === 0) return null;
     const offset = this.ready.peekOffset();
     const cached = this.cache.get(offset);
-    if (cached) return this.takeHead(cached, noAck, owner);
-    return this.loadHead().then(() => (this.deleted ? null : this.get(noAck, owner)));
+    if (cached) return this.takeHead(cached, noAck);
+    return this.loadHead().then(() => (this.deleted ? null : this.get(noAck)));
   }
 
   /** The message at `offset` was processed; it leaves the queue for good. */
   ack(offset: number): boolean {
-    const entry = this.unacked.get(offset);
-    if (!entry) return false;
-    this.unacked.delete(offset);
-    this.redelivered.delete(offset);
+    if (!this.unacked.delete(offset)) return false;
+    this.forget(offset);
     this.store.settle(offset);
     return true;
   }
 
-  /** Puts unacked messages back at their original positions, flagged redelivered. */
+  /**
+   * Puts unacked messages back at their original positions, flagged redelivered. Past x-delivery-limit a
+   * message is dead-lettered (reason delivery_limit) or dropped instead.
+   */
   requeue(offsets: Iterable<number>): void {
     let any = false;
+    const limit = this.settings.deliveryLimit;
     for (const offset of offsets) {
       const entry = this.unacked.get(offset);
       if (!entry) continue;
       this.unacked.delete(offset);
+      const failures = (this.deliveryCounts.get(offset) ?? 0) + 1;
+      if (limit >= 0 && failures > limit) {
+        this.forget(offset);
+        this.pendingDeath(offset, 'delivery_limit', undefined);
+        continue;
+      }
+      this.deliveryCounts.set(offset, failures);
       this.redelivered.add(offset);
-      this.ready.insertSorted(offset, entry.expiresAt, entry.size);
+      this.ready.insertSorted(offset, entry.expiresAt, entry.size, entry.priority);
       this.readyBytes += entry.size;
       any = true;
     }
@@ -279,22 +295,20 @@ export class Queue {
     }
   }
 
-  /** Rejected without requeue: gone (dead-lettering hooks in here). */
+  /** Rejected without requeue: dead-lettered (reason rejected) or gone. */
   reject(offset: number): void {
-    const entry = this.unacked.get(offset);
-    if (!entry) return;
-    this.unacked.delete(offset);
-    this.discard(offset, entry.size);
+    if (!this.unacked.delete(offset)) return;
+    this.forget(offset);
+    this.pendingDeath(offset, 'rejected', undefined);
   }
 
   /** Removes every ready message; unacked ones are untouched, as in RabbitMQ. Returns how many went. */
   purge(): number {
     const count = this.ready.length;
-    for (let i = 0; i < count; i++) {
-      const offset = this.ready.offsetAt(i);
-      this.redelivered.delete(offset);
+    this.ready.forEachOffset((offset) => {
+      this.forget(offset);
       this.store.settle(offset);
-    }
+    });
     this.ready.clear();
     this.readyBytes = 0;
     this.cache.clear();
@@ -316,6 +330,7 @@ export class Queue {
     const consumers = this.consumers.splice(0);
     this.cache.clear();
     this.unacked.clear();
+    this.dying.length = 0;
     await this.store.destroy();
     return { count, consumers };
   }
@@ -332,32 +347,49 @@ export class Queue {
     if (this.settings.expires > 0 && this.consumers.length === 0) this.armIdleTimer();
   }
 
+  /** Failed deliveries so far of an unacked or ready message (0 for a first delivery). */
+  deliveryCount(offset: number): number {
+    return this.deliveryCounts.get(offset) ?? 0;
+  }
+
+  // ---- delivery --------------------------------------------------------------------------------------------
+
   private expiryFor(message: Message, now: number): number {
     let ttl = this.settings.messageTtl;
     if (message.ttl >= 0 && (ttl < 0 || message.ttl < ttl)) ttl = message.ttl;
     return ttl < 0 ? 0 : now + ttl;
   }
 
-  private takeHead(message: Message, noAck: boolean, owner: Consumer | null): GetResult {
+  private takeHead(message: Message, noAck: boolean): GetResult {
     const offset = this.ready.peekOffset();
     const expiresAt = this.ready.peekExpiry();
     const size = this.ready.peekSize();
+    const priority = this.ready.headLevel();
     this.removeHead(offset, message);
     const redelivered = this.redelivered.has(offset);
     if (noAck) this.settleDelivered(offset);
-    else this.unacked.set(offset, { expiresAt, size, consumer: owner });
+    else this.unacked.set(offset, { expiresAt, size, priority });
     this.armExpiryTimer();
-    return { offset, message, redelivered, remaining: this.ready.length };
+    return { offset, message: this.withDeliveryCount(offset, message), redelivered, remaining: this.ready.length };
   }
 
   private removeHead(offset: number, message: Message | undefined): void {
     this.readyBytes -= this.ready.peekSize();
     this.ready.shift();
+    this.uncache(offset, message);
+  }
+
+  private uncache(offset: number, message: Message | undefined): void {
     if (message && this.cache.delete(offset)) this.cacheBytes -= message.byteSize;
   }
 
-  private settleDelivered(offset: number): void {
+  private forget(offset: number): void {
     this.redelivered.delete(offset);
+    this.deliveryCounts.delete(offset);
+  }
+
+  private settleDelivered(offset: number): void {
+    this.forget(offset);
     this.store.settle(offset);
   }
 
@@ -367,27 +399,46 @@ export class Queue {
     message: Message,
     expiresAt: number,
     size: number,
-    redelivered: boolean,
+    priority: number,
   ): void {
+    const redelivered = this.redelivered.has(offset);
+    const delivered = this.withDeliveryCount(offset, message);
     if (consumer.noAck) this.settleDelivered(offset);
-    else this.unacked.set(offset, { expiresAt, size, consumer });
-    consumer.deliver(this, offset, message, redelivered);
+    else this.unacked.set(offset, { expiresAt, size, priority });
+    consumer.deliver(this, offset, delivered, redelivered);
   }
 
-  private discard(offset: number, _size: number): void {
-    this.redelivered.delete(offset);
-    this.store.settle(offset);
+  /** Redeliveries carry x-delivery-count where delivery counting is on (x-delivery-limit, as quorum queues do). */
+  private withDeliveryCount(offset: number, message: Message): Message {
+    const count = this.deliveryCounts.get(offset);
+    if (count === undefined || !this.settings.countDeliveries) return message;
+    return message.withHeader('x-delivery-count', count);
   }
 
   private nextConsumerWithCredit(): Consumer | undefined {
     const n = this.consumers.length;
-    for (let k = 0; k < n; k++) {
-      const i = (this.roundRobin + k) % n;
-      const c = this.consumers[i];
-      if (c.hasCredit()) {
-        this.roundRobin = (i + 1) % n;
-        return c;
+    if (n === 0) return undefined;
+    if (this.settings.singleActiveConsumer) {
+      const active = this.consumers[0];
+      return active.hasCredit() ? active : undefined;
+    }
+    // Highest priority group with credit first; round robin within a group.
+    let start = 0;
+    while (start < n) {
+      const priority = this.consumers[start].priority;
+      let end = start + 1;
+      while (end < n && this.consumers[end].priority === priority) end++;
+      const size = end - start;
+      const from = this.roundRobin >= start && this.roundRobin < end ? this.roundRobin - start : 0;
+      for (let k = 0; k < size; k++) {
+        const i = start + ((from + k) % size);
+        const c = this.consumers[i];
+        if (c.hasCredit()) {
+          this.roundRobin = start + ((i - start + 1) % size);
+          return c;
+        }
       }
+      start = end;
     }
     return undefined;
   }
@@ -408,8 +459,9 @@ export class Queue {
       const expiresAt = this.ready.peekExpiry();
       const offset = this.ready.peekOffset();
       if (expiresAt !== 0 && expiresAt <= now) {
-        this.removeHead(offset, this.cache.get(offset));
-        this.discard(offset, 0);
+        const cached = this.cache.get(offset);
+        this.removeHead(offset, cached);
+        this.pendingDeath(offset, 'expired', cached);
         continue;
       }
       const message = this.cache.get(offset);
@@ -420,13 +472,13 @@ export class Queue {
       const consumer = this.nextConsumerWithCredit();
       if (!consumer) return;
       const size = this.ready.peekSize();
+      const priority = this.ready.headLevel();
       this.removeHead(offset, message);
-      this.deliverTo(consumer, offset, message, expiresAt, size, this.redelivered.has(offset));
+      this.deliverTo(consumer, offset, message, expiresAt, size, priority);
     }
     this.armExpiryTimer();
   }
 
-  /** Reads the backlog ahead of the head into the cache, matching records to ring positions (both ascending). */
   private loadHead(): Promise<void> {
     this.readInFlight ??= this.readAhead().finally(() => {
       this.readInFlight = null;
@@ -434,37 +486,23 @@ export class Queue {
     return this.readInFlight;
   }
 
+  /** Reads the backlog ahead of the head into the cache, matching records to ring positions (both ascending). */
   private async readAhead(): Promise<void> {
-    if (this.ready.length === 0) return;
+    const ring = this.ready.headRing();
+    if (!ring) return;
     try {
-      const head = this.ready.peekOffset();
+      const head = ring.peekOffset();
       let records: LogRecord[] = await this.store.readRange(head, this.options.readAheadBytes, 4096);
       if (records.length === 0 || records[0].offset !== head) {
         const one = await this.store.read(head);
         records = one ? [one] : [];
       }
       if (this.deleted) return;
-      let k = 0;
-      for (const rec of records) {
-        while (k < this.ready.length && this.ready.offsetAt(k) < rec.offset) k++;
-        if (k >= this.ready.length) break;
-        if (this.ready.offsetAt(k) !== rec.offset || this.cache.has(rec.offset)) continue;
-        const message = new Message(
-          rec.exchange,
-          rec.routingKey,
-          rec.properties,
-          rec.body,
-          rec.persistent,
-          rec.priority,
-          -1,
-          rec.timestamp,
-        );
-        this.cache.set(rec.offset, message);
-        this.cacheBytes += message.byteSize;
-      }
-      if (this.ready.length > 0 && this.ready.peekOffset() === head && !this.cache.has(head)) {
+      this.cacheRecords(ring, records);
+      if (ring.length > 0 && ring.peekOffset() === head && !this.cache.has(head) && this.ready.headRing() === ring) {
         // The log no longer has it (a corrupt segment skipped at recovery): drop it rather than stall.
         this.removeHead(head, undefined);
+        this.forget(head);
         this.store.settle(head);
       }
     } catch (err) {
@@ -472,20 +510,100 @@ export class Queue {
     }
   }
 
-  /** Expired messages are only removed from the head, as RabbitMQ does; one timer per queue, never per message. */
-  private expireHead(now: number): void {
-    while (this.ready.length > 0) {
-      const expiresAt = this.ready.peekExpiry();
-      if (expiresAt === 0 || expiresAt > now) break;
-      const offset = this.ready.peekOffset();
-      this.removeHead(offset, this.cache.get(offset));
-      this.discard(offset, 0);
+  private cacheRecords(ring: OffsetRing, records: LogRecord[]): void {
+    let k = 0;
+    for (const rec of records) {
+      while (k < ring.length && ring.offsetAt(k) < rec.offset) k++;
+      if (k >= ring.length) break;
+      if (ring.offsetAt(k) !== rec.offset || this.cache.has(rec.offset)) continue;
+      const message = messageFromRecord(rec);
+      this.cache.set(rec.offset, message);
+      this.cacheBytes += message.byteSize;
     }
+  }
+
+  // ---- leaving without being consumed ----------------------------------------------------------------------
+
+  private wouldOverflow(size: number): boolean {
+    const { maxLength, maxLengthBytes } = this.settings;
+    return (
+      (maxLength >= 0 && this.ready.length >= maxLength) ||
+      (maxLengthBytes >= 0 && this.readyBytes + size > maxLengthBytes)
+    );
+  }
+
+  /** x-overflow drop-head: the head makes room (dead-lettered as maxlen). Only ready messages count. */
+  private enforceLengthLimit(): void {
+    const { maxLength, maxLengthBytes } = this.settings;
+    if (maxLength < 0 && maxLengthBytes < 0) return;
+    let dropped = false;
+    while (
+      this.ready.length > 0 &&
+      ((maxLength >= 0 && this.ready.length > maxLength) || (maxLengthBytes >= 0 && this.readyBytes > maxLengthBytes))
+    ) {
+      const offset = this.ready.peekOffset();
+      const cached = this.cache.get(offset);
+      this.removeHead(offset, cached);
+      this.forget(offset);
+      this.pendingDeath(offset, 'maxlen', cached);
+      dropped = true;
+    }
+    if (dropped) this.armExpiryTimer();
+  }
+
+  /** Expired messages leave from the level heads only, as in RabbitMQ; one timer per queue, never per message. */
+  private expireHeads(now: number): void {
+    this.ready.takeExpiredHeads(now, (offset, size) => {
+      this.readyBytes -= size;
+      const cached = this.cache.get(offset);
+      this.uncache(offset, cached);
+      this.forget(offset);
+      this.pendingDeath(offset, 'expired', cached);
+    });
+  }
+
+  /**
+   * The message at `offset` is leaving unconsumed. Without a dead-letter exchange it is simply settled; with
+   * one, its copy is routed there first, in the order messages died (reading bodies back from disk if needed).
+   */
+  private pendingDeath(offset: number, reason: DeadLetterReason, message: Message | undefined): void {
+    if (this.settings.deadLetterExchange === undefined) {
+      this.store.settle(offset);
+      return;
+    }
+    this.dying.push({ offset, reason, message });
+    if (!this.dyingActive) void this.deadLetterDying();
+  }
+
+  private async deadLetterDying(): Promise<void> {
+    this.dyingActive = true;
+    try {
+      while (this.dying.length > 0 && !this.deleted) {
+        const next = this.dying.shift()!;
+        let message = next.message;
+        if (!message) {
+          const rec = await this.store.read(next.offset);
+          if (this.deleted) return;
+          message = rec ? messageFromRecord(rec) : undefined;
+        }
+        if (message) this.hooks.deadLetter(this, message, next.reason);
+        this.store.settle(next.offset);
+      }
+    } catch (err) {
+      this.hooks.onStoreError(this, err as Error);
+    } finally {
+      this.dyingActive = false;
+    }
+  }
+
+  /** A message that never entered the log (reject-publish-dlx) goes straight to the dead-letter exchange. */
+  private deadLetterNow(message: Message, reason: DeadLetterReason): void {
+    if (this.settings.deadLetterExchange !== undefined) this.hooks.deadLetter(this, message, reason);
   }
 
   private armExpiryTimer(): void {
     if (this.deleted) return;
-    const at = this.ready.length > 0 ? this.ready.peekExpiry() : 0;
+    const at = this.ready.earliestHeadExpiry();
     if (at === 0) {
       if (this.expiryTimer) {
         clearTimeout(this.expiryTimer);
@@ -501,16 +619,16 @@ export class Queue {
       () => {
         this.expiryTimer = undefined;
         this.expiryTimerAt = 0;
-        this.expireHead(Date.now());
+        this.expireHeads(Date.now());
         this.armExpiryTimer();
       },
-      Math.max(0, at - Date.now()),
+      Math.min(Math.max(0, at - Date.now()), 0x7fffffff),
     );
     this.expiryTimer.unref();
   }
 
   private armIdleTimer(): void {
-    if (this.settings.expires <= 0 || this.deleted) return;
+    if (this.settings.expires <= 0 || this.deleted || this.consumers.length > 0) return;
     this.clearIdleTimer();
     this.idleTimer = setTimeout(() => {
       if (this.consumers.length === 0) this.hooks.requestDelete(this);
@@ -522,4 +640,17 @@ export class Queue {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
   }
+}
+
+export function messageFromRecord(rec: LogRecord): Message {
+  return new Message(
+    rec.exchange,
+    rec.routingKey,
+    rec.properties,
+    rec.body,
+    rec.persistent,
+    rec.priority,
+    -1,
+    rec.timestamp,
+  );
 }

@@ -1,10 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { decodeFieldTable, encodeFieldTable, type FieldTable } from '../codec/field-table.js';
+import { decodeFieldTable, encodeFieldTable, type FieldTable, type FieldValue } from '../codec/field-table.js';
+import { DelayedMessages } from './delayed-messages.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { QueueStore } from '../store/queue-store.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
-import { type Binding, type Destination, Exchange, type ExchangeType, isExchangeType } from './exchange.js';
+import {
+  type Binding,
+  type Destination,
+  Exchange,
+  type ExchangeType,
+  isExchangeType,
+  isRoutingType,
+} from './exchange.js';
 import { fieldTableKey } from './field-table-key.js';
+import { deadLetteredMessage, type DeadLetterReason, isDeadLetterCycle, originalRoutingKeys } from './dead-letter.js';
 import type { Message } from './message.js';
 import { Queue, type QueueOptions } from './queue.js';
 import { checkQueueArgumentsEquivalent, parseQueueArguments } from './queue-arguments.js';
@@ -15,6 +24,11 @@ export interface VHostContext {
   openQueueStore(id: string, durable: boolean): Promise<QueueStore>;
   queueOptions: QueueOptions;
   onQueueStoreError(queue: Queue, err: Error): void;
+  /** Queue arguments with the matching policy applied (RabbitMQ's precedence rules); absent = arguments as given. */
+  effectiveQueueArguments?(vhost: string, queue: string, args: FieldTable): FieldTable;
+  /** Exchange arguments with the matching policy applied (alternate-exchange). */
+  effectiveExchangeArguments?(vhost: string, exchange: string, args: FieldTable): FieldTable;
+  onDelayedStoreError?(exchange: Exchange, err: Error): void;
 }
 
 export interface ExchangeDeclare {
@@ -47,6 +61,8 @@ interface StoredExchange {
   autoDelete: boolean;
   internal: boolean;
   arguments: string;
+  /** Store id of a delayed-message exchange's held messages. */
+  id?: string;
 }
 interface StoredQueue {
   id: string;
@@ -79,6 +95,8 @@ export class VHost {
   /** Declares in progress, so two channels declaring one name share the work. */
   private readonly pendingQueues = new Map<string, Promise<Queue>>();
   private readonly metaPrefix: string;
+  /** Direct reply-to consumers (amq.rabbitmq.reply-to) by token. */
+  private readonly directReplies = new Map<string, (message: Message) => void>();
 
   constructor(
     readonly name: string,
@@ -227,7 +245,12 @@ export class VHost {
       existing.touchIdle();
       return { queue: existing, messageCount: existing.messageCount, consumerCount: existing.consumerCount };
     }
-    const settings = parseQueueArguments(args, describe);
+    const settings = parseQueueArguments(this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args, describe);
+    if (settings.queueType === 'quorum') {
+      // Quorum queues are replicated logs in RabbitMQ: always durable, never exclusive or auto-delete.
+      const bad = !durable ? 'non-durable' : exclusive ? 'exclusive-owner' : autoDelete ? 'auto-delete' : undefined;
+      if (bad) throw preconditionFailed(`invalid property '${bad}' for ${describe}`);
+    }
     const creation = this.createQueue({
       id: newQueueId(),
       name,
@@ -321,10 +344,31 @@ export class VHost {
    * every copy is stored as durably as its queue requires, possibly synchronously.
    */
   publish(exchangeName: string, message: Message, onStored?: (err: Error | null) => void): number {
-    const targets = this.route(exchangeName, message);
+    if (exchangeName === '' && message.routingKey.startsWith(directReplyPrefix)) {
+      const deliver = this.directReplies.get(message.routingKey.slice(directReplyPrefix.length));
+      onStored?.(null);
+      if (!deliver) return 0;
+      deliver(message);
+      return 1;
+    }
+    const delayed = exchangeName === '' ? undefined : this.exchanges.get(exchangeName)?.delayed;
+    if (delayed) {
+      if (this.exchanges.get(exchangeName)!.internal) this.getRoutableExchange(exchangeName);
+      const delay = delayOf(message);
+      if (delay > 0) {
+        delayed.schedule(message, Date.now() + delay, onStored);
+        return 1;
+      }
+    }
+    return this.enqueueAll(this.route(exchangeName, message), message, onStored);
+  }
+
+  /** Enqueues into every target; `onStored` once all copies are stored (nack-worthy error if any failed). */
+  private enqueueAll(targets: Queue[], message: Message, onStored?: (err: Error | null) => void): number {
     // Sender-selected distribution: BCC routes but must not reach the consumers.
-    if (targets.length > 0 && message.hasHeaders && message.headers?.BCC !== undefined)
+    if (targets.length > 0 && message.hasHeaders && message.headers?.BCC !== undefined) {
       message = message.withoutHeader('BCC');
+    }
     if (targets.length === 0) {
       onStored?.(null);
       return 0;
@@ -349,38 +393,96 @@ export class VHost {
 
   /** The queues a message published to `exchangeName` reaches; 404 if the exchange is missing, 403 if internal. */
   route(exchangeName: string, message: Message): Queue[] {
-    const keys = message.hasHeaders ? senderSelectedKeys(message) : undefined;
+    const extra = message.hasHeaders ? senderSelectedKeys(message) : undefined;
+    const keys = extra ? [message.routingKey, ...extra] : [message.routingKey];
     if (exchangeName === '') {
-      if (!keys) {
+      if (keys.length === 1) {
         const q = this.queues.get(message.routingKey);
         return q ? [q] : [];
       }
       const out = new Set<Queue>();
-      for (const key of [message.routingKey, ...keys]) {
+      for (const key of keys) {
         const q = this.queues.get(key);
         if (q) out.add(q);
       }
       return [...out];
     }
+    return this.routeKeys(this.getRoutableExchange(exchangeName), message, keys);
+  }
+
+  private getRoutableExchange(exchangeName: string): Exchange {
     const ex = this.exchanges.get(exchangeName);
     if (!ex) throw notFound(`no exchange '${exchangeName}' in vhost '${this.name}'`);
-    if (ex.internal)
-      throw accessRefused(`cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
-    const found = new Set<Destination>();
-    ex.route(message, message.routingKey, found);
-    if (keys) for (const key of keys) ex.route(message, key, found);
-    const queues: Queue[] = [];
-    // Exchange-to-exchange bindings: follow each exchange once, so cycles terminate.
-    const visited = new Set<Exchange>([ex]);
-    for (const d of found) {
-      if (d instanceof Queue) queues.push(d);
-      else if (!visited.has(d)) {
-        visited.add(d);
-        d.route(message, message.routingKey, found);
-        if (keys) for (const key of keys) d.route(message, key, found);
+    if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
+    return ex;
+  }
+
+  /**
+   * Routes through `ex` and the exchanges bound to it (each visited once, so cycles end); when nothing
+   * matched, through the alternate-exchange chain.
+   */
+  private routeKeys(ex: Exchange, message: Message, keys: string[]): Queue[] {
+    const visited = new Set<Exchange>();
+    let current: Exchange | undefined = ex;
+    while (current && !visited.has(current)) {
+      const found = new Set<Destination>();
+      for (const key of keys) current.route(message, key, found);
+      visited.add(current);
+      const queues: Queue[] = [];
+      for (const d of found) {
+        if (d instanceof Queue) queues.push(d);
+        else if (!visited.has(d)) {
+          visited.add(d);
+          for (const key of keys) d.route(message, key, found);
+        }
       }
+      if (queues.length > 0) return queues;
+      const alternate = this.alternateExchangeOf(current);
+      current = alternate === undefined ? undefined : this.exchanges.get(alternate);
     }
-    return queues;
+    return [];
+  }
+
+  private alternateExchangeOf(ex: Exchange): string | undefined {
+    const args = this.ctx.effectiveExchangeArguments?.(this.name, ex.name, ex.arguments) ?? ex.arguments;
+    const ae = args['alternate-exchange'];
+    return typeof ae === 'string' ? ae : Buffer.isBuffer(ae) ? ae.toString('utf8') : undefined;
+  }
+
+  /**
+   * A queue's message died (rejected, expired, over the length or delivery limit): its copy with x-death goes
+   * to the queue's dead-letter exchange, with the dead-letter routing key or else its original keys. A missing
+   * exchange drops it; a copy that would cycle back without a rejection on the way is dropped for that queue.
+   */
+  private deadLetter(queue: Queue, message: Message, reason: DeadLetterReason): void {
+    const { deadLetterExchange, deadLetterRoutingKey } = queue.settings;
+    if (deadLetterExchange === undefined) return;
+    const keys = deadLetterRoutingKey !== undefined ? [deadLetterRoutingKey] : originalRoutingKeys(message);
+    const copy = deadLetteredMessage(message, queue.name, reason, deadLetterExchange, keys[0], Date.now());
+    let targets: Queue[];
+    if (deadLetterExchange === '') {
+      targets = keys.map((k) => this.queues.get(k)).filter((q): q is Queue => q !== undefined);
+    } else {
+      const ex = this.exchanges.get(deadLetterExchange);
+      if (!ex) return;
+      targets = this.routeKeys(ex, copy, keys);
+    }
+    for (const target of new Set(targets)) {
+      if (!isDeadLetterCycle(copy, target.name)) target.enqueue(copy);
+    }
+  }
+
+  // ---- direct reply-to -------------------------------------------------------------------------------------
+
+  /** Registers an RPC caller's reply consumer; returns the token that goes into reply_to. */
+  registerDirectReply(deliver: (message: Message) => void): string {
+    const token = randomBytes(18).toString('base64url');
+    this.directReplies.set(token, deliver);
+    return token;
+  }
+
+  unregisterDirectReply(token: string): void {
+    this.directReplies.delete(token);
   }
 
   // ---- recovery and shutdown -------------------------------------------------------------------------------
@@ -391,18 +493,17 @@ export class VHost {
     for (const [key, value] of meta.entries(`exchange\u0000${this.metaPrefix}`)) {
       const name = key.slice(`exchange\u0000${this.metaPrefix}`.length);
       const s = value as StoredExchange;
-      this.exchanges.set(
+      const ex = new Exchange({
         name,
-        new Exchange({
-          name,
-          vhost: this.name,
-          type: s.type,
-          durable: true,
-          autoDelete: s.autoDelete,
-          internal: s.internal,
-          arguments: decodeArgs(s.arguments),
-        }),
-      );
+        vhost: this.name,
+        type: s.type,
+        durable: true,
+        autoDelete: s.autoDelete,
+        internal: s.internal,
+        arguments: decodeArgs(s.arguments),
+      });
+      this.exchanges.set(name, ex);
+      if (s.id !== undefined) await this.openDelayed(ex, s.id);
     }
     for (const [key, value] of meta.entries(`queue\u0000${this.metaPrefix}`)) {
       const name = key.slice(`queue\u0000${this.metaPrefix}`.length);
@@ -417,7 +518,7 @@ export class VHost {
           autoDelete: s.autoDelete,
           arguments: args,
           exclusiveOwner: null,
-          settings: parseQueueArguments(args, describe),
+          settings: parseQueueArguments(this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args, describe),
         },
         true,
       );
@@ -445,6 +546,23 @@ export class VHost {
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await Promise.all([...this.exchanges.values()].map((ex) => ex.delayed?.close()));
+  }
+
+  /** Opens (or recovers) the held messages of a delayed-message exchange; due ones are routed as published. */
+  private async openDelayed(ex: Exchange, id: string): Promise<void> {
+    const store = await this.ctx.openQueueStore(`delayed-${id}`, ex.durable);
+    ex.delayed = await DelayedMessages.open({
+      store,
+      onDue: (message) => {
+        if (this.exchanges.get(ex.name) !== ex) return undefined;
+        const extra = message.hasHeaders ? senderSelectedKeys(message) : undefined;
+        const keys = extra ? [message.routingKey, ...extra] : [message.routingKey];
+        this.enqueueAll(this.routeKeys(ex, message, keys), message);
+        return undefined;
+      },
+      onError: (err) => this.ctx.onDelayedStoreError?.(ex, err),
+    });
   }
 
   // ---- internals -------------------------------------------------------------------------------------------
@@ -466,6 +584,7 @@ export class VHost {
       requestDelete: (q) => {
         if (this.queues.get(q.name) === q) void this.removeQueue(q);
       },
+      deadLetter: (q, message, reason) => this.deadLetter(q, message, reason),
       onStoreError: (q, err) => this.ctx.onQueueStoreError(q, err),
     });
     this.queues.set(def.name, queue);
@@ -510,6 +629,8 @@ export class VHost {
         .map((b) => this.ctx.meta.delete(this.bindingMetaKey(b))),
     );
     if (ex.durable) await this.ctx.meta.delete(this.key('exchange', ex.name));
+    await ex.delayed?.destroy();
+    ex.delayed = undefined;
     await this.autoDeleteSources(removed.filter((b) => b.source !== ex));
   }
 
@@ -602,6 +723,22 @@ function senderSelectedKeys(message: Message): string[] | undefined {
     }
   }
   return keys;
+}
+
+/** The pseudo-queue a client consumes from (and names in reply_to) for direct reply-to RPC. */
+export const directReplyQueue = 'amq.rabbitmq.reply-to';
+const directReplyPrefix = `${directReplyQueue}.`;
+
+/** The x-delay header of a message for a delayed-message exchange, in ms (0 when absent or not a number). */
+function textValue(v: FieldValue | undefined): string | undefined {
+  return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
+}
+
+function delayOf(message: Message): number {
+  if (!message.hasHeaders) return 0;
+  const v = message.headers?.['x-delay'];
+  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v) : 0;
+  return Number.isFinite(n) ? n : 0;
 }
 
 function bindingKey(routingKey: string, args: FieldTable): string {

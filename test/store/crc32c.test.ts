@@ -44,3 +44,22 @@ test('rejects out-of-bounds ranges', () => {
   assert.throws(() => crc32c(Buffer.alloc(4), 0, 5), RangeError);
   assert.throws(() => crc32c(Buffer.alloc(4), 3, 2), RangeError);
 });
+
+test('large inputs (the native path) agree with the bitwise reference, at any offset and seed', () => {
+  const buf = Buffer.alloc(70_000);
+  for (let i = 0; i < buf.length; i++) buf[i] = (i * 2654435761) >>> 24;
+  for (const [start, end] of [
+    [0, 1023],
+    [0, 1024],
+    [3, 5000],
+    [17, 70_000],
+    [1000, 2025],
+  ]) {
+    assert.equal(crc32c(buf, start, end), reference(buf.subarray(start, end)), `[${start}, ${end})`);
+  }
+  const seeded = crc32c(buf, 40_000, 70_000, crc32c(buf, 0, 40_000));
+  assert.equal(seeded, crc32c(buf, 0, 70_000));
+  // The same bytes in a Uint8Array view that is not a Buffer.
+  const view = new Uint8Array(buf.buffer, buf.byteOffset + 5, 9000);
+  assert.equal(crc32c(view), reference(buf.subarray(5, 9005)));
+});

@@ -18,6 +18,8 @@ export class ChannelConsumer implements Consumer {
     /** basic.qos(global=false) in force when the consumer was created; 0 = unlimited. */
     readonly prefetch: number,
     private readonly channel: AmqpChannel,
+    /** basic.consume argument x-priority. */
+    readonly priority = 0,
   ) {
     this.encodedTag = Buffer.from(tag, 'utf8');
   }

@@ -4,7 +4,8 @@ import { CodecError } from '../../codec/codec-error.js';
 import { BrokerError, notFound, ReplyCode, replyCodeName } from '../../core/errors.js';
 import { Message } from '../../core/message.js';
 import { type GetResult, type Queue, QueueFullError } from '../../core/queue.js';
-import type { VHost } from '../../core/vhost.js';
+import { directReplyQueue, type VHost } from '../../core/vhost.js';
+import { type FieldTable, TypedFieldValue } from '../../codec/field-table.js';
 import { AmqpError } from './amqp-error.js';
 import { ChannelConsumer } from './channel-consumer.js';
 import type { AmqpConnection } from './connection.js';
@@ -13,7 +14,15 @@ import {
   contentHeaderBodySize,
   contentHeaderClassId,
 } from './frame-content-header.js';
-import { ackFrame, encodeDelivery, encodeGetOk, encodeReturn, nackFrame } from './frame-writer.js';
+import {
+  ackFrame,
+  bodyFrameParts,
+  encodeDelivery,
+  encodeGetOk,
+  encodeReturn,
+  LARGE_BODY_BYTES,
+  nackFrame,
+} from './frame-writer.js';
 import type { AmqpMethod, BasicPublish } from './generated/methods.js';
 
 interface Unacked {
@@ -72,6 +81,8 @@ export class AmqpChannel {
   private channelPrefetch = 0;
   private flowActive = true;
   private lastQueue = '';
+  /** This channel's direct reply-to consumer, if it has one. */
+  private directReply: { tag: string; token: string } | undefined;
 
   constructor(
     readonly number: number,
@@ -197,7 +208,8 @@ export class AmqpChannel {
       case 'basic.reject':
         return this.settleNegative(m.deliveryTag, false, m.requeue);
       case 'basic.consume':
-        return this.consume(m.queue, m.consumerTag, m.noAck, m.exclusive, m.noWait);
+        if (m.queue === directReplyQueue) return this.consumeDirectReplies(m.consumerTag, m.noAck, m.noWait);
+        return this.consume(m.queue, m.consumerTag, m.noAck, m.exclusive, m.noWait, m.arguments);
       case 'basic.cancel':
         return this.cancel(m.consumerTag, m.noWait);
       case 'basic.get':
@@ -250,6 +262,12 @@ export class AmqpChannel {
           },
         );
       case 'queue.declare': {
+        if (m.passive && m.queue === directReplyQueue) {
+          if (!m.noWait) {
+            this.send({ name: 'queue.declare-ok', classId: 50, methodId: 11, queue: m.queue, messageCount: 0, consumerCount: 0 });
+          }
+          return;
+        }
         const name = m.passive ? this.queueName(m.queue) : m.queue;
         return this.runAsync(
           this.vhost.declareQueue(name, {
@@ -369,8 +387,9 @@ export class AmqpChannel {
     this.properties = null;
     this.body = null;
     try {
-      const message = Message.fromPublish(method.exchange, method.routingKey, properties, body, Date.now());
+      let message = Message.fromPublish(method.exchange, method.routingKey, properties, body, Date.now());
       this.checkUserId(message);
+      if (message.replyToProperty === directReplyQueue) message = this.withDirectReplyAddress(message);
       if (this.txMode) {
         // Validate now (RabbitMQ reports a missing exchange at publish time, not at commit).
         this.vhost.route(method.exchange, message);
@@ -381,6 +400,17 @@ export class AmqpChannel {
     } catch (err) {
       this.raise(err, 60, 40);
     }
+  }
+
+  /** reply_to 'amq.rabbitmq.reply-to' becomes this channel's reply address; without a reply consumer it is a 406. */
+  private withDirectReplyAddress(message: Message): Message {
+    if (!this.directReply) {
+      throw new AmqpError(ReplyCode.preconditionFailed, 'fast reply consumer does not exist', 60, 40);
+    }
+    return message.withProperties({
+      ...message.decodedProperties,
+      replyTo: `${directReplyQueue}.${this.directReply.token}`,
+    });
   }
 
   /** RabbitMQ's validated user-id: a publisher may not claim to be someone else. */
@@ -493,20 +523,67 @@ export class AmqpChannel {
 
   // ---- consuming -------------------------------------------------------------------------------------------
 
-  private consume(queueName: string, tag: string, noAck: boolean, exclusive: boolean, noWait: boolean): void {
+  private consume(
+    queueName: string,
+    tag: string,
+    noAck: boolean,
+    exclusive: boolean,
+    noWait: boolean,
+    args: FieldTable,
+  ): void {
     const queue = this.vhost.getQueue(this.queueName(queueName), this.connection);
-    const consumerTag = tag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : tag;
-    if (this.consumers.has(consumerTag)) {
-      throw new AmqpError(ReplyCode.notAllowed, `attempt to reuse consumer tag '${consumerTag}'`, 60, 20);
-    }
-    const consumer = new ChannelConsumer(consumerTag, queue, noAck, exclusive, this.consumerPrefetch, this);
+    const consumerTag = this.newConsumerTag(tag);
+    const priority = consumerPriority(args);
+    const consumer = new ChannelConsumer(consumerTag, queue, noAck, exclusive, this.consumerPrefetch, this, priority);
     queue.addConsumer(consumer);
     this.consumers.set(consumerTag, consumer);
     // consume-ok precedes deliveries: the queue delivers from a microtask.
     if (!noWait) this.send({ name: 'basic.consume-ok', classId: 60, methodId: 21, consumerTag });
   }
 
+  private newConsumerTag(tag: string): string {
+    const consumerTag = tag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : tag;
+    if (this.consumers.has(consumerTag) || this.directReply?.tag === consumerTag) {
+      throw new AmqpError(ReplyCode.notAllowed, `attempt to reuse consumer tag '${consumerTag}'`, 60, 20);
+    }
+    return consumerTag;
+  }
+
+  /**
+   * Direct reply-to: an RPC caller consumes from the pseudo-queue amq.rabbitmq.reply-to (no-ack only); replies
+   * published to its token are handed straight to this consumer, no queue involved.
+   */
+  private consumeDirectReplies(tag: string, noAck: boolean, noWait: boolean): void {
+    if (!noAck) throw new AmqpError(ReplyCode.preconditionFailed, 'reply consumer cannot acknowledge', 60, 20);
+    if (this.directReply) throw new AmqpError(ReplyCode.preconditionFailed, 'reply consumer already set', 60, 20);
+    const consumerTag = this.newConsumerTag(tag);
+    const encodedTag = Buffer.from(consumerTag);
+    const token = this.vhost.registerDirectReply((message) => {
+      if (this.state !== 'open') return;
+      const frameMax = this.connection.negotiatedFrameMax;
+      this.connection.write(
+        encodeDelivery(
+          this.number,
+          encodedTag,
+          this.nextDeliveryTag++,
+          false,
+          message.exchange,
+          message.routingKey,
+          message.properties,
+          message.body,
+          frameMax,
+        ),
+      );
+    });
+    this.directReply = { tag: consumerTag, token };
+    if (!noWait) this.send({ name: 'basic.consume-ok', classId: 60, methodId: 21, consumerTag });
+  }
+
   private cancel(tag: string, noWait: boolean): void {
+    if (this.directReply?.tag === tag) {
+      this.vhost.unregisterDirectReply(this.directReply.token);
+      this.directReply = undefined;
+    }
     const consumer = this.consumers.get(tag);
     if (consumer) {
       this.consumers.delete(tag);
@@ -517,7 +594,7 @@ export class AmqpChannel {
 
   private basicGet(queueName: string, noAck: boolean): void {
     const queue = this.vhost.getQueue(this.queueName(queueName), this.connection);
-    const result = queue.get(noAck, null);
+    const result = queue.get(noAck);
     if (result instanceof Promise) {
       this.runAsync(result, { classId: 60, methodId: 70 }, (r) => this.sendGetResult(queue, r, noAck));
       return;
@@ -572,6 +649,8 @@ export class AmqpChannel {
       this.unacked.set(tag, { queue, offset, consumer });
       consumer.unacked++;
     }
+    const frameMax = this.connection.negotiatedFrameMax;
+    const large = message.body.length >= LARGE_BODY_BYTES;
     this.connection.write(
       encodeDelivery(
         this.number,
@@ -582,9 +661,11 @@ export class AmqpChannel {
         message.routingKey,
         message.properties,
         message.body,
-        this.connection.negotiatedFrameMax,
+        frameMax,
+        !large,
       ),
     );
+    if (large) for (const part of bodyFrameParts(this.number, message.body, frameMax)) this.connection.write(part);
   }
 
   consumerCancelledByQueue(consumer: ChannelConsumer): void {
@@ -678,6 +759,8 @@ export class AmqpChannel {
     this.state = this.state === 'closing' ? 'closing' : 'closed';
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
+    if (this.directReply) this.vhost.unregisterDirectReply(this.directReply.token);
+    this.directReply = undefined;
     this.txPublishes = [];
     // Uncommitted acks are void: those messages are requeued with the rest.
     for (const s of this.txSettles) this.unacked.set(s.tag, s.entry);
@@ -769,4 +852,15 @@ export class AmqpChannel {
   private send(m: AmqpMethod): void {
     this.connection.sendMethod(this.number, m);
   }
+}
+
+/** The x-priority consumer argument (RabbitMQ consumer priorities); 0 when absent. */
+function consumerPriority(args: FieldTable): number {
+  const v = args['x-priority'];
+  if (v === undefined) return 0;
+  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : v instanceof TypedFieldValue ? Number(v.value) : Number.NaN;
+  if (!Number.isInteger(n)) {
+    throw new AmqpError(ReplyCode.preconditionFailed, `invalid arg 'x-priority' for consumer: must be an integer`, 60, 20);
+  }
+  return n;
 }

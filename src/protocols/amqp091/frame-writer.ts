@@ -65,9 +65,11 @@ function bodyChunkSize(frameMax: number): number {
 }
 
 /** Bytes of the content header frame + body frames for a message. */
-function contentFramesSize(rawProperties: Buffer, bodyLength: number, chunk: number): number {
+function contentFramesSize(rawProperties: Buffer, bodyLength: number, chunk: number, bodyInline = true): number {
+  const header = OVERHEAD + CONTENT_HEADER_PREFIX + rawProperties.length;
+  if (!bodyInline) return header;
   const frames = bodyLength === 0 ? 0 : Math.ceil(bodyLength / chunk);
-  return OVERHEAD + CONTENT_HEADER_PREFIX + rawProperties.length + bodyLength + frames * OVERHEAD;
+  return header + bodyLength + frames * OVERHEAD;
 }
 
 function writeContentFrames(
@@ -78,6 +80,7 @@ function writeContentFrames(
   rawProperties: Buffer,
   body: Buffer,
   chunk: number,
+  bodyInline = true,
 ): number {
   o = writeFrameHeader(buf, o, FRAME_HEADER, channel, CONTENT_HEADER_PREFIX + rawProperties.length);
   buf[o] = classId >>> 8;
@@ -88,6 +91,7 @@ function writeContentFrames(
   buf.set(rawProperties, o);
   o += rawProperties.length;
   buf[o++] = FRAME_END_OCTET;
+  if (!bodyInline) return o;
   for (let at = 0; at < body.length; at += chunk) {
     const end = Math.min(at + chunk, body.length);
     o = writeFrameHeader(buf, o, FRAME_BODY, channel, end - at);
@@ -149,8 +153,31 @@ export function bodyFrames(channel: number, body: Buffer, frameMax: number): Buf
   return frames;
 }
 
+/** Bodies from this size on are sent as slices of the message (no copy), the frame headers around them. */
+export const LARGE_BODY_BYTES = 64 * 1024;
+
+const FRAME_END_BUFFER = Buffer.from([FRAME_END_OCTET]);
+
 /**
- * basic.deliver + content header + body frame(s), all in one Buffer.
+ * Body frames as [header, body slice, frame-end] triples that share the body's memory: for large messages
+ * a corked socket gathers them with writev instead of copying megabytes per delivery.
+ */
+export function bodyFrameParts(channel: number, body: Buffer, frameMax: number): Buffer[] {
+  checkChannel(channel);
+  const chunk = bodyChunkSize(frameMax);
+  const parts: Buffer[] = [];
+  for (let at = 0; at < body.length; at += chunk) {
+    const end = Math.min(at + chunk, body.length);
+    const header = Buffer.allocUnsafe(7);
+    writeFrameHeader(header, 0, FRAME_BODY, channel, end - at);
+    parts.push(header, body.subarray(at, end), FRAME_END_BUFFER);
+  }
+  return parts;
+}
+
+/**
+ * basic.deliver + content header + body frame(s), all in one Buffer; with `bodyInline` false, only the
+ * method and content header (announcing body.length): the caller sends bodyFrameParts() after it.
  * consumerTag/exchange/routingKey may be pre-encoded Buffers (consumer tags repeat per delivery).
  */
 export function encodeDelivery(
@@ -163,6 +190,7 @@ export function encodeDelivery(
   rawProperties: Buffer,
   body: Buffer,
   frameMax: number,
+  bodyInline = true,
 ): Buffer {
   checkChannel(channel);
   const chunk = bodyChunkSize(frameMax);
@@ -172,7 +200,7 @@ export function encodeDelivery(
   // class, method, consumer-tag, delivery-tag, redelivered, exchange, routing-key
   const methodSize = 4 + 1 + tag.length + 8 + 1 + 1 + ex.length + 1 + rk.length;
   const buf = Buffer.allocUnsafe(
-    methodSize + OVERHEAD + contentFramesSize(rawProperties, body.length, chunk),
+    methodSize + OVERHEAD + contentFramesSize(rawProperties, body.length, chunk, bodyInline),
   );
   let o = writeFrameHeader(buf, 0, FRAME_METHOD, channel, methodSize);
   buf.writeUInt32BE(CLASS_BASIC * 65536 + 60, o);
@@ -182,7 +210,7 @@ export function encodeDelivery(
   o = writeShort(buf, o, ex);
   o = writeShort(buf, o, rk);
   buf[o++] = FRAME_END_OCTET;
-  writeContentFrames(buf, o, channel, CLASS_BASIC, rawProperties, body, chunk);
+  writeContentFrames(buf, o, channel, CLASS_BASIC, rawProperties, body, chunk, bodyInline);
   return buf;
 }
 

@@ -11,6 +11,7 @@ import {
 import { FrameParser } from '../../../../src/protocols/amqp091/frame-parser.js';
 import {
   ackFrame,
+  bodyFrameParts,
   bodyFrames,
   contentHeaderFrame,
   encodeDelivery,
@@ -265,4 +266,15 @@ describe('content header payload readers', () => {
     huge.writeBigUInt64BE(2n ** 63n, 4);
     assert.throws(() => contentHeaderBodySize(huge, 0, 14, Number.MAX_SAFE_INTEGER), CodecError);
   });
+});
+
+it('a large delivery sent as head + body frame parts is byte-identical to the inline encoding', () => {
+  const body = Buffer.alloc(300_000);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
+  const props = Buffer.from([0x10, 0x00, 0x02]); // delivery-mode 2
+  const inline = encodeDelivery(3, 'ctag', 42, true, 'ex', 'rk', props, body, 131072);
+  const head = encodeDelivery(3, 'ctag', 42, true, 'ex', 'rk', props, body, 131072, false);
+  const parts = Buffer.concat([head, ...bodyFrameParts(3, body, 131072)]);
+  assert.ok(parts.equals(inline));
+  assert.equal(bodyFrameParts(3, body, 131072).length, 3 * Math.ceil(body.length / (131072 - 8)));
 });

@@ -1,0 +1,113 @@
+import { OffsetRing } from './offset-ring.js';
+
+/**
+ * The ready messages of a queue, by priority: one offset ring per priority level (a single ring for a queue
+ * without x-max-priority). The head is the oldest message of the highest non-empty level, so a higher
+ * priority is delivered first and FIFO holds within a priority, as in RabbitMQ.
+ */
+export class ReadySet {
+  private readonly levels: OffsetRing[];
+  private count = 0;
+
+  constructor(maxPriority: number) {
+    this.levels = Array.from({ length: maxPriority + 1 }, () => new OffsetRing());
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  get maxPriority(): number {
+    return this.levels.length - 1;
+  }
+
+  /** Bytes held by the rings (the per-message memory figure). */
+  get capacityBytes(): number {
+    let n = 0;
+    for (const l of this.levels) n += l.capacityBytes;
+    return n;
+  }
+
+  /** Messages above the queue's maximum priority count as the maximum (RabbitMQ's rule). */
+  levelOf(priority: number): number {
+    return priority > this.maxPriority ? this.maxPriority : priority;
+  }
+
+  push(offset: number, expiresAt: number, size: number, priority: number): void {
+    this.levels[this.levelOf(priority)].push(offset, expiresAt, size);
+    this.count++;
+  }
+
+  /** Requeue: back to its original place within its level. */
+  insertSorted(offset: number, expiresAt: number, size: number, priority: number): void {
+    this.levels[this.levelOf(priority)].insertSorted(offset, expiresAt, size);
+    this.count++;
+  }
+
+  /** The ring holding the head message; undefined when empty. */
+  headRing(): OffsetRing | undefined {
+    for (let p = this.levels.length - 1; p >= 0; p--) if (this.levels[p].length > 0) return this.levels[p];
+    return undefined;
+  }
+
+  /** Priority level of the head message (0 for a queue without priorities). */
+  headLevel(): number {
+    for (let p = this.levels.length - 1; p >= 0; p--) if (this.levels[p].length > 0) return p;
+    return 0;
+  }
+
+  peekOffset(): number {
+    return this.headRing()!.peekOffset();
+  }
+
+  peekExpiry(): number {
+    return this.headRing()!.peekExpiry();
+  }
+
+  peekSize(): number {
+    return this.headRing()!.peekSize();
+  }
+
+  shift(): void {
+    const ring = this.headRing();
+    if (!ring) return;
+    ring.shift();
+    this.count--;
+  }
+
+  /** The earliest expiry among the level heads (each level expires at its own head), 0 if none. */
+  earliestHeadExpiry(): number {
+    let min = 0;
+    for (const l of this.levels) {
+      if (l.length === 0) continue;
+      const e = l.peekExpiry();
+      if (e !== 0 && (min === 0 || e < min)) min = e;
+    }
+    return min;
+  }
+
+  /** Removes every level head that has expired by `now`, oldest first per level. */
+  takeExpiredHeads(now: number, each: (offset: number, size: number, level: number) => void): void {
+    for (let p = this.levels.length - 1; p >= 0; p--) {
+      const l = this.levels[p];
+      while (l.length > 0) {
+        const e = l.peekExpiry();
+        if (e === 0 || e > now) break;
+        const offset = l.peekOffset();
+        const size = l.peekSize();
+        l.shift();
+        this.count--;
+        each(offset, size, p);
+      }
+    }
+  }
+
+  forEachOffset(each: (offset: number) => void): void {
+    for (const l of this.levels) for (let i = 0; i < l.length; i++) each(l.offsetAt(i));
+  }
+
+  clear(): void {
+    for (const l of this.levels) l.clear();
+    this.count = 0;
+  }
+}

@@ -1,0 +1,404 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeBasicProperties } from '../../src/codec/basic-properties.js';
+import {
+  BATCH_MAX_MESSAGES,
+  DelayedMessages,
+  DelayedMessagesError,
+  type DelayTimers,
+  type DueCallback,
+  MAX_TIMER_MS,
+} from '../../src/core/delayed-messages.js';
+import { Message } from '../../src/core/message.js';
+import { GroupCommit } from '../../src/store/group-commit.js';
+import { QueueStore } from '../../src/store/queue-store.js';
+import { tempDir } from '../store/helpers.js';
+
+const commit = new GroupCommit({ fsync: false });
+
+/** A manual clock whose timers only fire on advance(); counts how many are pending at once. */
+class FakeClock implements DelayTimers {
+  now = 1_000_000;
+  private nextId = 1;
+  readonly pending = new Map<number, { at: number; cb: () => void }>();
+  maxPending = 0;
+  armed: number[] = [];
+
+  setTimeout(cb: () => void, ms: number): unknown {
+    assert.ok(ms >= 0 && ms <= MAX_TIMER_MS, `timer delay ${ms}`);
+    const id = this.nextId++;
+    this.pending.set(id, { at: this.now + ms, cb });
+    this.armed.push(ms);
+    this.maxPending = Math.max(this.maxPending, this.pending.size);
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+
+  /** Moves the clock to `to`, firing due timers in time order. */
+  advance(to: number): void {
+    this.now = Math.max(this.now, to);
+    for (;;) {
+      let first: [number, { at: number; cb: () => void }] | undefined;
+      for (const e of this.pending) if (e[1].at <= this.now && (!first || e[1].at < first[1].at)) first = e;
+      if (!first) return;
+      this.pending.delete(first[0]);
+      first[1].cb();
+    }
+  }
+}
+
+interface Fired {
+  body: string;
+  dueAt: number;
+  message: Message;
+}
+
+function message(body: string, persistent = true, props: Parameters<typeof encodeBasicProperties>[0] = {}) {
+  const properties = encodeBasicProperties({ deliveryMode: persistent ? 2 : 1, ...props });
+  return Message.fromPublish('delayed', 'rk', properties, Buffer.from(body), 500);
+}
+
+async function openStore(dir: string, durable = true): Promise<QueueStore> {
+  return QueueStore.open({ dir, commit, fsync: true, durable, segmentMaxBytes: 4096 });
+}
+
+async function open(
+  dir: string,
+  clock: FakeClock,
+  fired: Fired[],
+  opts: { durable?: boolean; onDue?: DueCallback; errors?: Error[] } = {},
+): Promise<DelayedMessages> {
+  return DelayedMessages.open({
+    store: await openStore(dir, opts.durable ?? true),
+    now: () => clock.now,
+    timers: clock,
+    onError: (err) => opts.errors?.push(err),
+    onDue:
+      opts.onDue ??
+      ((m, dueAt) => {
+        fired.push({ body: m.body.toString(), dueAt, message: m });
+        return undefined;
+      }),
+  });
+}
+
+function stored(dm: DelayedMessages, m: Message, dueAt: number): Promise<void> {
+  return new Promise((resolve, reject) => dm.schedule(m, dueAt, (err) => (err ? reject(err) : resolve())));
+}
+
+async function advance(clock: FakeClock, dm: DelayedMessages, to: number): Promise<void> {
+  clock.advance(to);
+  await dm.whenIdle();
+  clock.advance(to); // a drain that ended re-arms; fire again if that timer is already due
+  await dm.whenIdle();
+}
+
+test('fires by due time, equal due times in publish order, and only when due', async () => {
+  const clock = new FakeClock();
+  const fired: Fired[] = [];
+  const dm = await open(tempDir(), clock, fired);
+  const t = clock.now;
+  const plan: [string, number][] = [
+    ['a', t + 300],
+    ['b', t + 100],
+    ['c', t + 200],
+    ['d', t + 100],
+    ['e', t + 300],
+    ['f', t + 100],
+  ];
+  for (const [body, due] of plan) dm.schedule(message(body), due);
+  assert.equal(dm.size, 6);
+  await advance(clock, dm, t + 99);
+  assert.equal(fired.length, 0);
+  await advance(clock, dm, t + 150);
+  assert.deepEqual(
+    fired.map((f) => f.body),
+    ['b', 'd', 'f'],
+  );
+  assert.deepEqual(
+    fired.map((f) => f.dueAt),
+    [t + 100, t + 100, t + 100],
+  );
+  await advance(clock, dm, t + 10_000);
+  assert.deepEqual(
+    fired.map((f) => f.body),
+    ['b', 'd', 'f', 'c', 'a', 'e'],
+  );
+  assert.equal(dm.size, 0);
+  assert.equal(clock.pending.size, 0, 'no timer left when nothing is held');
+  await dm.destroy();
+});
+
+test('the fired message keeps its fields, timestamp and per-message TTL', async () => {
+  const clock = new FakeClock();
+  const fired: Fired[] = [];
+  const dm = await open(tempDir(), clock, fired);
+  const original = message('payload', true, {
+    priority: 7,
+    expiration: '5000',
+    headers: { 'x-delay': 2000, tag: 'x' },
+    contentType: 'text/plain',
+  });
+  dm.schedule(original, clock.now + 2000);
+  await advance(clock, dm, clock.now + 2000);
+  assert.equal(fired.length, 1);
+  const m = fired[0].message;
+  assert.equal(m.exchange, 'delayed');
+  assert.equal(m.routingKey, 'rk');
+  assert.equal(m.body.toString(), 'payload');
+  assert.deepEqual(m.properties, original.properties);
+  assert.equal(m.persistent, true);
+  assert.equal(m.priority, 7);
+  assert.equal(m.timestamp, 500);
+  assert.equal(m.ttl, 5000);
+  assert.equal(m.headers?.tag, 'x');
+  assert.equal(m.decodedProperties.contentType, 'text/plain');
+  await dm.destroy();
+});
+
+test('never more than one pending timer, however many messages are held', async () => {
+  const clock = new FakeClock();
+  const fired: Fired[] = [];
+  const dm = await open(tempDir(), clock, fired);
+  const t = clock.now;
+  const n = 2000;
+  const dues: number[] = [];
+  for (let i = 0; i < n; i++) {
+    // Descending and scattered due times: each earlier one must re-arm rather than add a timer.
+    const due = t + 10 + (((n - i) * 7919) % 5000);
+    dues.push(due);
+    dm.schedule(message(`m${i}`, i % 2 === 0), due);
+    assert.ok(clock.pending.size <= 1);
+  }
+  for (let to = t; to <= t + 6000; to += 250) {
+    await advance(clock, dm, to);
+    assert.ok(clock.pending.size <= 1);
+  }
+  assert.equal(clock.maxPending, 1);
+  assert.equal(fired.length, n);
+  const expected = dues.map((due, i) => ({ due, i })).sort((a, b) => a.due - b.due || a.i - b.i);
+  assert.deepEqual(
+    fired.map((f) => f.body),
+    expected.map((e) => `m${e.i}`),
+  );
+  await dm.destroy();
+});
+
+test('a burst of due messages is handed over in bounded batches', async () => {
+  const clock = new FakeClock();
+  let perTurn = 0;
+  let maxPerTurn = 0;
+  let count = 0;
+  const dm = await open(tempDir(), clock, [], {
+    onDue: () => {
+      count++;
+      maxPerTurn = Math.max(maxPerTurn, ++perTurn);
+      return undefined;
+    },
+  });
+  const n = 3 * BATCH_MAX_MESSAGES + 17;
+  for (let i = 0; i < n; i++) dm.schedule(message(`m${i}`, false), clock.now + 1);
+  let ticking = true;
+  const tick = () => {
+    perTurn = 0;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  await advance(clock, dm, clock.now + 1);
+  ticking = false;
+  assert.equal(count, n);
+  assert.ok(maxPerTurn <= BATCH_MAX_MESSAGES, `max per turn ${maxPerTurn}`);
+  assert.equal(dm.size, 0);
+  await dm.destroy();
+});
+
+test('reopen recovers pending messages; those due while closed fire right after open; settled never return', async () => {
+  const dir = tempDir();
+  const clock = new FakeClock();
+  const t = clock.now;
+  let fired: Fired[] = [];
+  let dm = await open(dir, clock, fired);
+  for (let i = 1; i <= 10; i++) await stored(dm, message(`m${i}`), t + i * 100);
+  await advance(clock, dm, t + 350);
+  assert.deepEqual(
+    fired.map((f) => f.body),
+    ['m1', 'm2', 'm3'],
+  );
+  await dm.close();
+
+  // Closed while m4..m7 came due.
+  clock.now = t + 720;
+  fired = [];
+  dm = await open(dir, clock, fired);
+  assert.equal(dm.size, 7);
+  assert.equal(clock.armed.at(-1), 0, 'armed to fire at once for what came due while closed');
+  await advance(clock, dm, clock.now);
+  assert.deepEqual(
+    fired.map((f) => f.body),
+    ['m4', 'm5', 'm6', 'm7'],
+  );
+  assert.deepEqual(
+    fired.map((f) => f.dueAt),
+    [t + 400, t + 500, t + 600, t + 700],
+  );
+  assert.equal(dm.size, 3);
+  await dm.close();
+
+  fired = [];
+  dm = await open(dir, clock, fired);
+  assert.equal(dm.size, 3);
+  await advance(clock, dm, t + 2000);
+  assert.deepEqual(
+    fired.map((f) => f.body),
+    ['m8', 'm9', 'm10'],
+  );
+  await dm.close();
+
+  fired = [];
+  dm = await open(dir, clock, fired);
+  assert.equal(dm.size, 0);
+  assert.equal(clock.pending.size, 0);
+  await dm.destroy();
+});
+
+test('non-persistent messages in a durable store are not recovered after reopen (the store drops them)', async () => {
+  const dir = tempDir();
+  const clock = new FakeClock();
+  let fired: Fired[] = [];
+  let dm = await open(dir, clock, fired);
+  await stored(dm, message('transient', false), clock.now + 100);
+  await stored(dm, message('persistent', true), clock.now + 200);
+  assert.equal(dm.size, 2);
+  await dm.close();
+  fired = [];
+  dm = await open(dir, clock, fired);
+  assert.equal(dm.size, 1);
+  await advance(clock, dm, clock.now + 1000);
+  assert.deepEqual(
+    fired.map((f) => f.body),
+    ['persistent'],
+  );
+  await dm.destroy();
+});
+
+test('a transient store keeps nothing across reopen', async () => {
+  const dir = tempDir();
+  const clock = new FakeClock();
+  let dm = await open(dir, clock, [], { durable: false });
+  await stored(dm, message('p', true), clock.now + 100);
+  await dm.close();
+  dm = await open(dir, clock, [], { durable: false });
+  assert.equal(dm.size, 0);
+  await dm.destroy();
+});
+
+test('due times beyond the setTimeout limit are reached in steps', async () => {
+  const clock = new FakeClock();
+  const fired: Fired[] = [];
+  const dm = await open(tempDir(), clock, fired);
+  const t = clock.now;
+  const due = t + 3 * MAX_TIMER_MS + 5;
+  dm.schedule(message('far'), due);
+  assert.equal(clock.armed.at(-1), MAX_TIMER_MS);
+  await advance(clock, dm, t + MAX_TIMER_MS);
+  await advance(clock, dm, t + 2 * MAX_TIMER_MS);
+  await advance(clock, dm, t + 3 * MAX_TIMER_MS);
+  assert.equal(fired.length, 0);
+  assert.equal(clock.armed.at(-1), 5);
+  await advance(clock, dm, due);
+  assert.deepEqual(
+    fired.map((f) => f.body),
+    ['far'],
+  );
+  assert.equal(clock.maxPending, 1);
+  await dm.destroy();
+});
+
+test('an earlier message re-arms the single timer; a past due time fires at once', async () => {
+  const clock = new FakeClock();
+  const fired: Fired[] = [];
+  const dm = await open(tempDir(), clock, fired);
+  const t = clock.now;
+  dm.schedule(message('late'), t + 10_000);
+  assert.deepEqual(clock.armed, [10_000]);
+  dm.schedule(message('later'), t + 20_000);
+  assert.deepEqual(clock.armed, [10_000], 'a later message does not touch the timer');
+  dm.schedule(message('past'), t - 5);
+  assert.deepEqual(clock.armed, [10_000, 0]);
+  assert.equal(clock.pending.size, 1);
+  await advance(clock, dm, t);
+  assert.deepEqual(
+    fired.map((f) => f.body),
+    ['past'],
+  );
+  await dm.destroy();
+});
+
+test('a promise from onDue defers the settle; a rejected one leaves the message for the next open', async () => {
+  const dir = tempDir();
+  const clock = new FakeClock();
+  const errors: Error[] = [];
+  const seen: string[] = [];
+  let dm = await open(dir, clock, [], {
+    errors,
+    onDue: (m) => {
+      const body = m.body.toString();
+      seen.push(body);
+      return body === 'bad' ? Promise.reject(new Error('route failed')) : Promise.resolve();
+    },
+  });
+  await stored(dm, message('good'), clock.now + 10);
+  await stored(dm, message('bad'), clock.now + 20);
+  await advance(clock, dm, clock.now + 100);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.deepEqual(seen, ['good', 'bad']);
+  assert.deepEqual(
+    errors.map((e) => e.message),
+    ['route failed'],
+  );
+  await dm.close();
+  const fired: Fired[] = [];
+  dm = await open(dir, clock, fired);
+  assert.equal(dm.size, 1);
+  await advance(clock, dm, clock.now);
+  assert.deepEqual(
+    fired.map((f) => f.body),
+    ['bad'],
+  );
+  await dm.destroy();
+});
+
+test('onDue throwing is reported and does not stop the others', async () => {
+  const clock = new FakeClock();
+  const errors: Error[] = [];
+  const seen: string[] = [];
+  const dm = await open(tempDir(), clock, [], {
+    errors,
+    onDue: (m) => {
+      seen.push(m.body.toString());
+      if (seen.length === 1) throw new Error('boom');
+      return undefined;
+    },
+  });
+  for (const b of ['x', 'y', 'z']) dm.schedule(message(b), clock.now + 1);
+  await advance(clock, dm, clock.now + 1);
+  assert.deepEqual(seen, ['x', 'y', 'z']);
+  assert.equal(errors.length, 1);
+  assert.equal(dm.size, 0);
+  await dm.destroy();
+});
+
+test('onStored reports durability; bad input and use after close raise typed errors', async () => {
+  const clock = new FakeClock();
+  const dm = await open(tempDir(), clock, []);
+  await stored(dm, message('p', true), clock.now + 1);
+  await stored(dm, message('t', false), clock.now + 1);
+  assert.throws(() => dm.schedule(message('nan'), Number.NaN), DelayedMessagesError);
+  assert.equal(dm.size, 2);
+  await dm.close();
+  assert.throws(() => dm.schedule(message('closed'), clock.now), DelayedMessagesError);
+  assert.equal(clock.pending.size, 0, 'close stops the timer');
+});

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type BrokerUnderTest, startBroker } from '../helpers/broker-under-test.js';
+import { type RabbitMq, rabbitMqAvailable, startRabbitMq } from '../helpers/rabbitmq.js';
+import type { Observation, Scenario } from './scenario.js';
+import { allScenarios } from './scenarios/index.js';
+
+/**
+ * Each scenario runs against RabbitMQ 3.10 and EventterMQ at the same time. RabbitMQ must produce the
+ * scenario's `expected` observation (keeping it honest); EventterMQ must produce exactly what RabbitMQ did.
+ * Without a RabbitMQ (no EVENTTER_TEST_RABBITMQ_URL, no rabbitmq-server package) its half is skipped and
+ * EventterMQ is held to `expected`.
+ */
+const BOOT_TIMEOUT_MS = 90_000;
+const NO_RABBITMQ = 'no RabbitMQ: install rabbitmq-server or set EVENTTER_TEST_RABBITMQ_URL';
+
+let rabbit: RabbitMq | undefined;
+let eventter: BrokerUnderTest | undefined;
+
+before(
+  async () => {
+    const [r, e] = await Promise.allSettled([startRabbitMq(), startBroker()]);
+    if (r.status === 'fulfilled') rabbit = r.value;
+    if (e.status === 'fulfilled') eventter = e.value;
+    if (r.status === 'rejected') throw r.reason;
+    if (e.status === 'rejected') throw e.reason;
+  },
+  { timeout: BOOT_TIMEOUT_MS },
+);
+
+after(async () => {
+  await Promise.all([rabbit?.stop(), eventter?.stop()]);
+});
+
+type Outcome = PromiseSettledResult<Observation> | undefined;
+
+function observationOf(outcome: Outcome, broker: string): Observation {
+  assert.ok(outcome !== undefined);
+  if (outcome.status === 'rejected') {
+    const err = outcome.reason as Error;
+    assert.fail(`scenario threw on ${broker}: ${err.stack ?? err.message}`);
+  }
+  return outcome.value;
+}
+
+function differential(scenario: Scenario): void {
+  test(scenario.name, async (t) => {
+    assert.ok(eventter !== undefined, 'EventterMQ did not start');
+    const [reference, ours] = await Promise.allSettled([
+      rabbit === undefined ? Promise.resolve(null) : scenario.run(rabbit.url),
+      scenario.run(eventter.url),
+    ]);
+    const referenceOutcome: Outcome = rabbit === undefined ? undefined : reference;
+
+    await t.test('RabbitMQ produces the expected observation', (sub) => {
+      if (referenceOutcome === undefined) {
+        sub.skip(rabbitMqAvailable() ? 'RabbitMQ did not start' : NO_RABBITMQ);
+        return;
+      }
+      assert.deepEqual(observationOf(referenceOutcome, 'RabbitMQ'), scenario.expected);
+    });
+
+    await t.test('EventterMQ observes what RabbitMQ does', () => {
+      const want =
+        referenceOutcome?.status === 'fulfilled'
+          ? referenceOutcome.value
+          : (scenario.expected as Observation);
+      assert.deepEqual(observationOf(ours, 'EventterMQ'), want);
+    });
+  });
+}
+
+describe('differential: EventterMQ against RabbitMQ 3.10', { concurrency: 4 }, () => {
+  for (const scenario of allScenarios) differential(scenario);
+});

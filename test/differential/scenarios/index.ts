@@ -1,0 +1,19 @@
+import type { Scenario } from '../scenario.js';
+import { alternateExchange } from './alternate-exchange.js';
+import { consumerScenarios } from './consumers.js';
+import { deadLetteringScenarios } from './dead-lettering.js';
+import { deliveryLimit } from './delivery-limit.js';
+import { directReplyTo } from './direct-reply-to.js';
+import { overflowScenarios } from './overflow.js';
+import { priorityScenarios } from './priority.js';
+
+/** Every differential scenario, in report order. */
+export const allScenarios: Scenario[] = [
+  ...deadLetteringScenarios,
+  ...overflowScenarios,
+  ...priorityScenarios,
+  deliveryLimit,
+  ...consumerScenarios,
+  alternateExchange,
+  directReplyTo,
+];
