@@ -61,6 +61,18 @@ function buildProgram(): Command {
       process.exitCode = await runBenchCommand(process.argv.slice(process.argv.indexOf('bench') + 1));
     });
 
+  // Like bench: the subcommand parses its own arguments (`eventter policies --help`).
+  program
+    .command('policies')
+    .description('manage policies of a running broker through its HTTP API: set, list, clear')
+    .helpOption(false)
+    .allowUnknownOption(true)
+    .allowExcessArguments(true)
+    .action(async () => {
+      const { runPoliciesCommand } = await import('./policies-command.js');
+      process.exitCode = await runPoliciesCommand(process.argv.slice(process.argv.indexOf('policies') + 1));
+    });
+
   program
     .command('hash-password')
     .description('print a passwordHash for the config file; reads the password from stdin if not given')

@@ -55,10 +55,16 @@ function parseDefinition(text: string): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new CommandFailed(`the definition is not valid JSON: ${(err as Error).message}`, POLICIES_EXIT_USAGE);
+    throw new CommandFailed(
+      `the definition is not valid JSON: ${(err as Error).message}`,
+      POLICIES_EXIT_USAGE,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new CommandFailed('the definition must be a JSON object, e.g. \'{"max-length":1000}\'', POLICIES_EXIT_USAGE);
+    throw new CommandFailed(
+      'the definition must be a JSON object, e.g. \'{"max-length":1000}\'',
+      POLICIES_EXIT_USAGE,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -130,7 +136,10 @@ class ManagementClient {
 const policyPath = (vhost: string, name?: string) =>
   `api/policies/${encodeURIComponent(vhost)}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 
-function buildProgram(io: Required<PoliciesCommandIo>, run: (action: () => Promise<void>) => Promise<void>): Command {
+function buildProgram(
+  io: Required<PoliciesCommandIo>,
+  run: (action: () => Promise<void>) => Promise<void>,
+): Command {
   const program = new Command('eventter policies')
     .description('manage policies (RabbitMQ-style) on a running broker through its HTTP API')
     .helpOption('-h, --help', 'show help')
@@ -159,8 +168,12 @@ function buildProgram(io: Required<PoliciesCommandIo>, run: (action: () => Promi
     .argument('<pattern>', 'regular expression matched against queue / exchange names')
     .argument('<definition>', 'JSON object, e.g. \'{"message-ttl":60000,"max-length":1000}\'')
     .addOption(vhostOption())
-    .addOption(new Option('--priority <n>', 'the highest priority matching policy applies').argParser(parsePriority))
-    .addOption(new Option('--apply-to <kind>', 'what the policy applies to').choices(['queues', 'exchanges', 'all']))
+    .addOption(
+      new Option('--priority <n>', 'the highest priority matching policy applies').argParser(parsePriority),
+    )
+    .addOption(
+      new Option('--apply-to <kind>', 'what the policy applies to').choices(['queues', 'exchanges', 'all']),
+    )
     .action((name: string, pattern: string, definitionText: string, opts: Record<string, unknown>) =>
       run(async () => {
         const definition = parseDefinition(definitionText);
@@ -182,7 +195,8 @@ function buildProgram(io: Required<PoliciesCommandIo>, run: (action: () => Promi
       run(async () => {
         const path = opts.allVhosts ? 'api/policies' : policyPath(opts.vhost);
         const { json } = await client().request('GET', path);
-        if (!Array.isArray(json)) throw new CommandFailed('the broker sent an unexpected reply', POLICIES_EXIT_FAILED);
+        if (!Array.isArray(json))
+          throw new CommandFailed('the broker sent an unexpected reply', POLICIES_EXIT_FAILED);
         const rows = json as PolicyRow[];
         if (opts.json) {
           io.stdout(`${JSON.stringify(rows, null, 2)}\n`);

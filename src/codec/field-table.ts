@@ -14,7 +14,8 @@ let maxDepth = MAX_FIELD_TABLE_DEPTH;
 
 /** Sets the nesting bound for this process (the broker's `limits.maxHeaderTableDepth`). */
 export function setMaxFieldTableDepth(depth: number): void {
-  if (!Number.isInteger(depth) || depth < 1 || depth > 128) throw new RangeError(`bad field table depth ${depth}`);
+  if (!Number.isInteger(depth) || depth < 1 || depth > 128)
+    throw new RangeError(`bad field table depth ${depth}`);
   maxDepth = depth;
 }
 

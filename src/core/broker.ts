@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { GroupCommit } from '../store/group-commit.js';
 import { MetadataStore } from '../store/metadata-store.js';
 import { QueueStore } from '../store/queue-store.js';
+import { PolicyRegistry } from './policies.js';
 import type { Queue, QueueOptions } from './queue.js';
 import { type User, type UserDefinition, UserRegistry } from './users.js';
 import { VHost } from './vhost.js';
@@ -37,6 +38,8 @@ export const defaultBrokerOptions: Omit<BrokerOptions, 'dataDir'> = {
 export class Broker {
   private readonly vhosts = new Map<string, VHost>();
   private readonly users: UserRegistry;
+  /** Operator policies (RabbitMQ's), persisted in the metadata store; a change re-applies to live queues. */
+  readonly policies: PolicyRegistry;
   private closed = false;
 
   private constructor(
@@ -46,6 +49,10 @@ export class Broker {
     private readonly logger: Logger,
   ) {
     this.users = new UserRegistry(options.users);
+    this.policies = new PolicyRegistry(meta, {
+      onWarning: (message) => logger.warn({ store: 'meta' }, message),
+    });
+    this.policies.onChange((vhost) => this.vhosts.get(vhost)?.reapplyPolicies());
   }
 
   static async open(options: BrokerOptions, logger: Logger): Promise<Broker> {
@@ -59,6 +66,7 @@ export class Broker {
     });
     const commit = new GroupCommit({ fsync: options.fsync });
     const broker = new Broker(options, meta, commit, logger);
+    broker.policies.load(); // before recovery: recovered queues start with their policy applied
     const names = new Set([...options.vhosts, ...meta.entries('vhost\u0000').map(([k]) => k.slice(6))]);
     const started = Date.now();
     for (const name of names) {
@@ -85,7 +93,11 @@ export class Broker {
     return this.vhosts.get(name);
   }
 
-  authenticate(username: string, password: string, remoteAddress: string | undefined): Promise<User | undefined> {
+  authenticate(
+    username: string,
+    password: string,
+    remoteAddress: string | undefined,
+  ): Promise<User | undefined> {
     return this.users.authenticate(username, password, remoteAddress);
   }
 
@@ -131,6 +143,10 @@ export class Broker {
         }),
       onQueueStoreError: (queue: Queue, err: Error) =>
         this.logger.error({ err, vhost: name, queue: queue.name }, 'queue store error'),
+      effectiveQueueArguments: (vhost, queue, args) =>
+        this.policies.effectiveQueueArguments(vhost, queue, args),
+      effectiveExchangeArguments: (vhost, exchange, args) =>
+        this.policies.effectiveExchangeArguments(vhost, exchange, args),
     });
     this.vhosts.set(name, vhost);
     return vhost;

@@ -95,7 +95,13 @@ function entryCount(entry: FieldTable): number {
 }
 
 function isTable(v: FieldValue): v is FieldTable {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof TypedFieldValue);
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !Buffer.isBuffer(v) &&
+    !(v instanceof TypedFieldValue)
+  );
 }
 
 function text(v: FieldValue): string | undefined {

@@ -34,7 +34,8 @@ export interface DelayTimers {
  * only once the promise resolves (e.g. once the routed copies are durable, so a crash in between cannot lose
  * it); a rejected promise leaves it unsettled, so it is delivered again after a restart (at least once).
  */
-export type DueCallback = (message: Message, dueAt: number) => undefined | Promise<unknown>;
+// biome-ignore lint/suspicious/noConfusingVoidType: a plain `(m) => { route(m); }` callback must fit.
+export type DueCallback = (message: Message, dueAt: number) => void | Promise<unknown>;
 
 export interface DelayedMessagesOptions {
   store: QueueStore;
@@ -189,6 +190,7 @@ export class DelayedMessages {
   private async drain(): Promise<void> {
     const dues = new Float64Array(READ_ROUND);
     const offsets = new Float64Array(READ_ROUND);
+    const records: (LogRecord | undefined)[] = [];
     for (;;) {
       let count = 0;
       let bytes = 0;
@@ -202,9 +204,9 @@ export class DelayedMessages {
         }
         if (n === 0) return;
         this.inFlight = n;
-        let records: (LogRecord | undefined)[];
+        let read: number;
         try {
-          records = await this.readBatch(offsets, n, BATCH_MAX_BYTES - bytes);
+          read = await this.readBatch(offsets, n, BATCH_MAX_BYTES - bytes, records);
         } catch (err) {
           this.inFlight = 0;
           if (this.closed) return;
@@ -217,7 +219,9 @@ export class DelayedMessages {
         this.inFlight = 0;
         if (this.closed) return; // unsettled: recovered by the next open
         this.retryAt = 0;
-        for (let i = 0; i < n; i++) {
+        // Over the byte budget: the unread rest goes back, in order, for the next round.
+        for (let i = read; i < n; i++) this.heap.push(dues[i], offsets[i]);
+        for (let i = 0; i < read; i++) {
           const rec = records[i];
           count++;
           if (!rec) {
@@ -236,46 +240,61 @@ export class DelayedMessages {
   }
 
   /**
-   * The records at offsets[0..n) (undefined where gone). Messages scheduled with the same delay are due in
+   * Reads the records of a prefix of offsets[0..n) into out (undefined where gone) and returns its length
+   * (>= 1): reading stops once about maxBytes are in memory. Messages scheduled with the same delay are due in
    * offset order, so a dense ascending run is read with one range read instead of one read per record.
    */
   private async readBatch(
     offsets: Float64Array,
     n: number,
     maxBytes: number,
-  ): Promise<(LogRecord | undefined)[]> {
-    const out: (LogRecord | undefined)[] = new Array(n);
-    let ascending = true;
-    for (let i = 1; i < n && ascending; i++) ascending = offsets[i] > offsets[i - 1];
-    const span = offsets[n - 1] - offsets[0] + 1;
-    let found = 0;
-    if (n > 1 && ascending && span <= 2 * n) {
-      const range = await this.store.readRange(offsets[0], Math.max(maxBytes, 1), span);
-      let k = 0;
-      for (const rec of range) {
-        while (k < n && offsets[k] < rec.offset) k++;
-        if (k >= n) break;
-        if (offsets[k] === rec.offset) {
-          out[k++] = rec;
-          found++;
+    out: (LogRecord | undefined)[],
+  ): Promise<number> {
+    out.length = n;
+    out.fill(undefined);
+    // The leading ascending run of offsets; read with one range read when it is dense.
+    let run = 1;
+    while (run < n && offsets[run] > offsets[run - 1]) run++;
+    if (run > 1 && offsets[run - 1] - offsets[0] + 1 <= 2 * run) {
+      const range = await this.store.readRange(
+        offsets[0],
+        Math.max(maxBytes, 1),
+        offsets[run - 1] - offsets[0] + 1,
+      );
+      if (range.length > 0) {
+        let k = 0;
+        for (const rec of range) {
+          while (k < run && offsets[k] < rec.offset) k++;
+          if (k >= run) break;
+          if (offsets[k] === rec.offset) out[k++] = rec;
         }
+        // Offsets up to the last record returned are resolved (missing ones are gone); the rest wait.
+        const last = range[range.length - 1].offset;
+        let m = 0;
+        while (m < run && offsets[m] <= last) m++;
+        return Math.max(m, 1);
       }
     }
-    if (found < n) {
-      // Whatever the range did not cover (byte budget, scattered offsets): point reads, concurrently.
-      const reads: Promise<void>[] = [];
-      for (let i = 0; i < n; i++) {
-        if (out[i] !== undefined) continue;
-        const at = i;
-        reads.push(this.store.read(offsets[i]).then((rec) => void (out[at] = rec)));
-        if (reads.length === POINT_READS_PARALLEL) {
-          await Promise.all(reads);
-          reads.length = 0;
-        }
+    // Scattered offsets: point reads, as many at a time as the sizes seen so far fit in the byte budget.
+    let bytes = 0;
+    let i = 0;
+    const reads: Promise<void>[] = [];
+    while (i < n && bytes < maxBytes) {
+      const parallel = i === 0 ? 1 : Math.floor((maxBytes - bytes) / Math.max(bytes / i, 1));
+      const end = Math.min(n, i + Math.min(Math.max(parallel, 1), POINT_READS_PARALLEL));
+      for (let at = i; at < end; at++) {
+        reads.push(
+          this.store.read(offsets[at]).then((rec) => {
+            out[at] = rec;
+            if (rec) bytes += rec.body.length + rec.properties.length;
+          }),
+        );
       }
       await Promise.all(reads);
+      reads.length = 0;
+      i = end;
     }
-    return out;
+    return i;
   }
 
   private fire(rec: LogRecord, dueAt: number, offset: number): void {
@@ -290,14 +309,14 @@ export class DelayedMessages {
       ttlOf(rec.properties),
       rec.timestamp,
     );
-    let result: undefined | Promise<unknown>;
+    let result: unknown;
     try {
       result = this.onDue(message, dueAt);
     } catch (err) {
       // Settled anyway: a message that always throws must not come back forever.
       this.onError(err as Error);
     }
-    if (result === undefined) {
+    if (!(result instanceof Promise)) {
       this.store.settle(offset);
       return;
     }

@@ -75,7 +75,11 @@ export class Exchange {
     this.arguments = definition.arguments;
     const delayedType = definition.arguments['x-delayed-type'];
     this.routingType =
-      definition.type === 'x-delayed-message' ? (isRoutingType(delayedType) ? delayedType : 'direct') : definition.type;
+      definition.type === 'x-delayed-message'
+        ? isRoutingType(delayedType)
+          ? delayedType
+          : 'direct'
+        : definition.type;
   }
 
   get describe(): string {

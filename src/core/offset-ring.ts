@@ -9,7 +9,7 @@ export class OffsetRing {
   private head = 0;
   private count = 0;
 
-  constructor(initialCapacity = 1024) {
+  constructor(initialCapacity = 16) {
     this.offsets = new Float64Array(initialCapacity);
     this.expiries = new Float64Array(initialCapacity);
     this.sizes = new Uint32Array(initialCapacity);
@@ -104,9 +104,9 @@ export class OffsetRing {
     this.head = 0;
     this.count = 0;
     if (this.offsets.length > 1024) {
-      this.offsets = new Float64Array(1024);
-      this.expiries = new Float64Array(1024);
-      this.sizes = new Uint32Array(1024);
+      this.offsets = new Float64Array(16);
+      this.expiries = new Float64Array(16);
+      this.sizes = new Uint32Array(16);
     }
   }
 

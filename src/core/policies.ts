@@ -19,6 +19,15 @@ export interface PolicyRegistryOptions {
   onWarning?: (message: string) => void;
 }
 
+/** A merge result, valid while no policy changed and for the same object. */
+interface MergeCacheEntry {
+  version: number;
+  vhost: string;
+  kind: 'queue' | 'exchange';
+  name: string;
+  result: FieldTable;
+}
+
 interface CompiledPolicy {
   readonly policy: Policy;
   readonly regex: RegExp;
@@ -40,7 +49,10 @@ function copyPolicy(p: Policy): Policy {
 function numericArgument(value: FieldValue): number | undefined {
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint') return Number(value);
-  if (value instanceof TypedFieldValue && (typeof value.value === 'number' || typeof value.value === 'bigint')) {
+  if (
+    value instanceof TypedFieldValue &&
+    (typeof value.value === 'number' || typeof value.value === 'bigint')
+  ) {
     return Number(value.value);
   }
   return undefined;
@@ -56,6 +68,12 @@ export class PolicyRegistry {
   private readonly byVhost = new Map<string, CompiledPolicy[]>();
   private readonly listeners = new Set<(vhost: string) => void>();
   private readonly warn: (message: string) => void;
+  /**
+   * Routing asks for an exchange's alternate-exchange on every unroutable publish; the cache (keyed by the
+   * exchange's argument table) spares it a regex scan and a copy each time. Any policy change invalidates.
+   */
+  private readonly mergeCache = new WeakMap<FieldTable, MergeCacheEntry>();
+  private version = 0;
 
   constructor(
     private readonly meta: MetadataStore,
@@ -67,6 +85,7 @@ export class PolicyRegistry {
   /** Reads the stored policies (call once at startup, before queues are recovered). */
   load(): void {
     this.byVhost.clear();
+    this.version++;
     for (const [key, value] of this.meta.entries(KEY_PREFIX)) {
       try {
         const stored = value as Record<string, unknown> | null;
@@ -78,10 +97,13 @@ export class PolicyRegistry {
           priority: stored?.priority,
           definition: stored?.definition,
         });
-        if (key !== storeKey(policy.vhost, policy.name)) throw new PolicyValidationError('key does not match');
+        if (key !== storeKey(policy.vhost, policy.name))
+          throw new PolicyValidationError('key does not match');
         this.insert(policy);
       } catch (err) {
-        this.warn(`skipping stored policy ${JSON.stringify(key.slice(KEY_PREFIX.length))}: ${(err as Error).message}`);
+        this.warn(
+          `skipping stored policy ${JSON.stringify(key.slice(KEY_PREFIX.length))}: ${(err as Error).message}`,
+        );
       }
     }
   }
@@ -100,7 +122,9 @@ export class PolicyRegistry {
     const policy = validatePolicy(input);
     const existing = this.get(policy.vhost, policy.name);
     if (!existing && (this.byVhost.get(policy.vhost)?.length ?? 0) >= MAX_POLICIES_PER_VHOST) {
-      throw new PolicyValidationError(`vhost '${policy.vhost}' already has ${MAX_POLICIES_PER_VHOST} policies`);
+      throw new PolicyValidationError(
+        `vhost '${policy.vhost}' already has ${MAX_POLICIES_PER_VHOST} policies`,
+      );
     }
     await this.meta.put(storeKey(policy.vhost, policy.name), policy);
     this.remove(policy.vhost, policy.name);
@@ -141,15 +165,32 @@ export class PolicyRegistry {
   /**
    * The queue's declare arguments with its policy merged in, named as x-arguments so parseQueueArguments()
    * reads them unchanged. Numeric limits take the lower of the two; names and modes keep the argument.
-   * Returns `args` itself when no policy applies; never modifies it.
+   * Returns `args` itself when no policy applies; never modifies it. The result may be shared: do not modify it.
    */
   effectiveQueueArguments(vhost: string, name: string, args: FieldTable): FieldTable {
-    return this.merge(this.find(vhost, 'queue', name), 'queue', args);
+    return this.cachedMerge(vhost, 'queue', name, args);
   }
 
   /** The exchange's declare arguments with its policy's alternate-exchange merged in (the argument wins). */
   effectiveExchangeArguments(vhost: string, name: string, args: FieldTable): FieldTable {
-    return this.merge(this.find(vhost, 'exchange', name), 'exchange', args);
+    return this.cachedMerge(vhost, 'exchange', name, args);
+  }
+
+  private cachedMerge(vhost: string, kind: 'queue' | 'exchange', name: string, args: FieldTable): FieldTable {
+    if (!this.byVhost.has(vhost)) return args;
+    const hit = this.mergeCache.get(args);
+    if (
+      hit &&
+      hit.version === this.version &&
+      hit.vhost === vhost &&
+      hit.kind === kind &&
+      hit.name === name
+    ) {
+      return hit.result;
+    }
+    const result = this.merge(this.find(vhost, kind, name), kind, args);
+    this.mergeCache.set(args, { version: this.version, vhost, kind, name, result });
+    return result;
   }
 
   private merge(policy: Policy | undefined, kind: 'queue' | 'exchange', args: FieldTable): FieldTable {
@@ -201,6 +242,7 @@ export class PolicyRegistry {
   }
 
   private emit(vhost: string): void {
+    this.version++;
     for (const listener of this.listeners) {
       try {
         listener(vhost);

@@ -95,8 +95,16 @@ export const POLICY_KEYS: Readonly<Record<string, PolicyKeySpec>> = Object.freez
     'min',
     integer(0, Number.MAX_SAFE_INTEGER, 'maximum length in bytes'),
   ),
-  'delivery-limit': queueKey('x-delivery-limit', 'min', integer(0, Number.MAX_SAFE_INTEGER, 'delivery limit')),
-  overflow: queueKey('x-overflow', 'argument-wins', oneOf(['drop-head', 'reject-publish', 'reject-publish-dlx'])),
+  'delivery-limit': queueKey(
+    'x-delivery-limit',
+    'min',
+    integer(0, Number.MAX_SAFE_INTEGER, 'delivery limit'),
+  ),
+  overflow: queueKey(
+    'x-overflow',
+    'argument-wins',
+    oneOf(['drop-head', 'reject-publish', 'reject-publish-dlx']),
+  ),
   'dead-letter-exchange': queueKey(
     'x-dead-letter-exchange',
     'argument-wins',

@@ -89,7 +89,8 @@ export class Queue {
   /** The read-ahead in progress, shared by everyone waiting for the head to come from disk. */
   private readInFlight: Promise<void> | null = null;
   /** Messages on their way to the dead-letter exchange, in the order they died. */
-  private readonly dying: Array<{ offset: number; reason: DeadLetterReason; message: Message | undefined }> = [];
+  private readonly dying: Array<{ offset: number; reason: DeadLetterReason; message: Message | undefined }> =
+    [];
   private dyingActive = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryTimerAt = 0;
@@ -168,6 +169,17 @@ export class Queue {
       onStored?.(new QueueFullError(this.describe));
       return;
     }
+    // Fast path: nothing waiting and a no-ack consumer has room. The message leaves the broker at once, so it
+    // is never written: nothing could ever read it back (RabbitMQ confirms such messages without persisting too).
+    let consumer: Consumer | undefined;
+    if (this.ready.length === 0 && this.consumers.length > 0) {
+      consumer = this.nextConsumerWithCredit();
+      if (consumer?.noAck) {
+        onStored?.(null);
+        consumer.deliver(this, -1, message, false);
+        return;
+      }
+    }
     const now = Date.now();
     const expiresAt = this.expiryFor(message, now);
     const persistent = message.persistent && this.durable;
@@ -186,13 +198,10 @@ export class Queue {
       if (persistent) this.store.whenDurable(offset, onStored);
       else onStored(null);
     }
-    // Fast path: nothing waiting and a consumer has room, so hand it over without touching the rings.
-    if (this.ready.length === 0 && this.consumers.length > 0) {
-      const consumer = this.nextConsumerWithCredit();
-      if (consumer) {
-        this.deliverTo(consumer, offset, message, expiresAt, size, priority);
-        return;
-      }
+    // A consumer that acks has room: hand it over without touching the rings (the log keeps it until the ack).
+    if (consumer) {
+      this.deliverTo(consumer, offset, message, expiresAt, size, priority);
+      return;
     }
     if (expiresAt !== 0 && expiresAt <= now) {
       // TTL 0 (or already past): only an immediate delivery could have saved it.
@@ -370,7 +379,12 @@ export class Queue {
     if (noAck) this.settleDelivered(offset);
     else this.unacked.set(offset, { expiresAt, size, priority });
     this.armExpiryTimer();
-    return { offset, message: this.withDeliveryCount(offset, message), redelivered, remaining: this.ready.length };
+    return {
+      offset,
+      message: this.withDeliveryCount(offset, message),
+      redelivered,
+      remaining: this.ready.length,
+    };
   }
 
   private removeHead(offset: number, message: Message | undefined): void {
@@ -499,7 +513,12 @@ export class Queue {
       }
       if (this.deleted) return;
       this.cacheRecords(ring, records);
-      if (ring.length > 0 && ring.peekOffset() === head && !this.cache.has(head) && this.ready.headRing() === ring) {
+      if (
+        ring.length > 0 &&
+        ring.peekOffset() === head &&
+        !this.cache.has(head) &&
+        this.ready.headRing() === ring
+      ) {
         // The log no longer has it (a corrupt segment skipped at recovery): drop it rather than stall.
         this.removeHead(head, undefined);
         this.forget(head);
@@ -539,7 +558,8 @@ export class Queue {
     let dropped = false;
     while (
       this.ready.length > 0 &&
-      ((maxLength >= 0 && this.ready.length > maxLength) || (maxLengthBytes >= 0 && this.readyBytes > maxLengthBytes))
+      ((maxLength >= 0 && this.ready.length > maxLength) ||
+        (maxLengthBytes >= 0 && this.readyBytes > maxLengthBytes))
     ) {
       const offset = this.ready.peekOffset();
       const cached = this.cache.get(offset);

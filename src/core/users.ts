@@ -36,7 +36,11 @@ export class UserRegistry {
   }
 
   /** Resolves to the user, or undefined on unknown name, wrong password or a non-loopback login of a loopback user. */
-  async authenticate(name: string, password: string, remoteAddress: string | undefined): Promise<User | undefined> {
+  async authenticate(
+    name: string,
+    password: string,
+    remoteAddress: string | undefined,
+  ): Promise<User | undefined> {
     const def = this.users.get(name);
     if (!def) return undefined;
     if (!(await this.passwordMatches(def, password))) return undefined;
@@ -63,7 +67,9 @@ export class UserRegistry {
 }
 
 function scryptAsync(password: string, salt: Buffer, length: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(password, salt, length, (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, length, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 }
 
 function safeEqual(a: Buffer, b: Buffer): boolean {

@@ -1,8 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { decodeFieldTable, encodeFieldTable, type FieldTable, type FieldValue } from '../codec/field-table.js';
-import { DelayedMessages } from './delayed-messages.js';
+import {
+  decodeFieldTable,
+  encodeFieldTable,
+  type FieldTable,
+  type FieldValue,
+} from '../codec/field-table.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { QueueStore } from '../store/queue-store.js';
+import {
+  type DeadLetterReason,
+  deadLetteredMessage,
+  isDeadLetterCycle,
+  originalRoutingKeys,
+} from './dead-letter.js';
+import { DelayedMessages } from './delayed-messages.js';
 import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import {
   type Binding,
@@ -13,9 +24,8 @@ import {
   isRoutingType,
 } from './exchange.js';
 import { fieldTableKey } from './field-table-key.js';
-import { deadLetteredMessage, type DeadLetterReason, isDeadLetterCycle, originalRoutingKeys } from './dead-letter.js';
 import type { Message } from './message.js';
-import { Queue, type QueueOptions } from './queue.js';
+import { Queue, QueueFullError, type QueueOptions } from './queue.js';
 import { checkQueueArgumentsEquivalent, parseQueueArguments } from './queue-arguments.js';
 
 /** What a vhost needs from the broker around it. */
@@ -151,6 +161,18 @@ export class VHost {
     return this.queues.values();
   }
 
+  /** A policy of this vhost changed: recompute every live queue's settings from its arguments and policy. */
+  reapplyPolicies(): void {
+    for (const q of this.queues.values()) {
+      const args = this.ctx.effectiveQueueArguments?.(this.name, q.name, q.arguments) ?? q.arguments;
+      try {
+        q.applySettings(parseQueueArguments(args, q.describe));
+      } catch {
+        // Arguments and policy values are each validated; a combination the parser refuses keeps the old settings.
+      }
+    }
+  }
+
   // ---- exchanges -------------------------------------------------------------------------------------------
 
   async declareExchange(name: string, type: string, opts: ExchangeDeclare): Promise<Exchange> {
@@ -180,15 +202,31 @@ export class VHost {
       return existing;
     }
     const args = opts.arguments ?? {};
-    const ex = new Exchange({ name, vhost: this.name, type, durable, autoDelete, internal, arguments: args });
+    if (type === 'x-delayed-message' && !isRoutingType(textValue(args['x-delayed-type']))) {
+      throw preconditionFailed(`Invalid argument, 'x-delayed-type' must be an existing exchange type`);
+    }
+    const normalizedArgs =
+      type === 'x-delayed-message' ? { ...args, 'x-delayed-type': textValue(args['x-delayed-type']) } : args;
+    const ex = new Exchange({
+      name,
+      vhost: this.name,
+      type,
+      durable,
+      autoDelete,
+      internal,
+      arguments: normalizedArgs,
+    });
+    const id = type === 'x-delayed-message' ? newQueueId() : undefined;
     this.exchanges.set(name, ex);
+    if (id !== undefined) await this.openDelayed(ex, id);
     if (durable) {
       const stored: StoredExchange = {
         type,
         durable: true,
         autoDelete,
         internal,
-        arguments: encodeArgs(args),
+        arguments: encodeArgs(normalizedArgs),
+        ...(id === undefined ? {} : { id }),
       };
       await this.ctx.meta.put(this.key('exchange', name), stored);
     }
@@ -245,10 +283,19 @@ export class VHost {
       existing.touchIdle();
       return { queue: existing, messageCount: existing.messageCount, consumerCount: existing.consumerCount };
     }
-    const settings = parseQueueArguments(this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args, describe);
+    const settings = parseQueueArguments(
+      this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args,
+      describe,
+    );
     if (settings.queueType === 'quorum') {
       // Quorum queues are replicated logs in RabbitMQ: always durable, never exclusive or auto-delete.
-      const bad = !durable ? 'non-durable' : exclusive ? 'exclusive-owner' : autoDelete ? 'auto-delete' : undefined;
+      const bad = !durable
+        ? 'non-durable'
+        : exclusive
+          ? 'exclusive-owner'
+          : autoDelete
+            ? 'auto-delete'
+            : undefined;
       if (bad) throw preconditionFailed(`invalid property '${bad}' for ${describe}`);
     }
     const creation = this.createQueue({
@@ -413,7 +460,8 @@ export class VHost {
   private getRoutableExchange(exchangeName: string): Exchange {
     const ex = this.exchanges.get(exchangeName);
     if (!ex) throw notFound(`no exchange '${exchangeName}' in vhost '${this.name}'`);
-    if (ex.internal) throw accessRefused(`cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
+    if (ex.internal)
+      throw accessRefused(`cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
     return ex;
   }
 
@@ -458,7 +506,9 @@ export class VHost {
     const { deadLetterExchange, deadLetterRoutingKey } = queue.settings;
     if (deadLetterExchange === undefined) return;
     const keys = deadLetterRoutingKey !== undefined ? [deadLetterRoutingKey] : originalRoutingKeys(message);
-    const copy = deadLetteredMessage(message, queue.name, reason, deadLetterExchange, keys[0], Date.now());
+    let copy = deadLetteredMessage(message, queue.name, reason, deadLetterExchange, keys[0], Date.now());
+    // With an explicit dead-letter routing key RabbitMQ drops CC: the copy goes to that key alone.
+    if (deadLetterRoutingKey !== undefined && copy.headers?.CC !== undefined) copy = copy.withoutHeader('CC');
     let targets: Queue[];
     if (deadLetterExchange === '') {
       targets = keys.map((k) => this.queues.get(k)).filter((q): q is Queue => q !== undefined);
@@ -490,6 +540,9 @@ export class VHost {
   /** Restores durable definitions and queue contents after a restart. */
   async recover(): Promise<void> {
     const meta = this.ctx.meta;
+    // Delayed messages that came due while the broker was down fire as soon as their store opens: only once
+    // queues and bindings are back, or they would be routed nowhere.
+    const delayedToOpen: Array<[Exchange, string]> = [];
     for (const [key, value] of meta.entries(`exchange\u0000${this.metaPrefix}`)) {
       const name = key.slice(`exchange\u0000${this.metaPrefix}`.length);
       const s = value as StoredExchange;
@@ -503,7 +556,7 @@ export class VHost {
         arguments: decodeArgs(s.arguments),
       });
       this.exchanges.set(name, ex);
-      if (s.id !== undefined) await this.openDelayed(ex, s.id);
+      if (s.id !== undefined) delayedToOpen.push([ex, s.id]);
     }
     for (const [key, value] of meta.entries(`queue\u0000${this.metaPrefix}`)) {
       const name = key.slice(`queue\u0000${this.metaPrefix}`.length);
@@ -518,7 +571,10 @@ export class VHost {
           autoDelete: s.autoDelete,
           arguments: args,
           exclusiveOwner: null,
-          settings: parseQueueArguments(this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args, describe),
+          settings: parseQueueArguments(
+            this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args,
+            describe,
+          ),
         },
         true,
       );
@@ -542,6 +598,7 @@ export class VHost {
         key: bindingKey(s.routingKey, args),
       });
     }
+    for (const [ex, id] of delayedToOpen) await this.openDelayed(ex, id);
   }
 
   async close(): Promise<void> {
@@ -554,12 +611,17 @@ export class VHost {
     const store = await this.ctx.openQueueStore(`delayed-${id}`, ex.durable);
     ex.delayed = await DelayedMessages.open({
       store,
+      // Settled only once the routed copies are as durable as their queues make them, so a crash in between
+      // fires the message again rather than losing it.
       onDue: (message) => {
         if (this.exchanges.get(ex.name) !== ex) return undefined;
         const extra = message.hasHeaders ? senderSelectedKeys(message) : undefined;
         const keys = extra ? [message.routingKey, ...extra] : [message.routingKey];
-        this.enqueueAll(this.routeKeys(ex, message, keys), message);
-        return undefined;
+        return new Promise<void>((resolve, reject) => {
+          this.enqueueAll(this.routeKeys(ex, message, keys), message, (err) =>
+            err && !(err instanceof QueueFullError) ? reject(err) : resolve(),
+          );
+        });
       },
       onError: (err) => this.ctx.onDelayedStoreError?.(ex, err),
     });
@@ -737,7 +799,8 @@ function textValue(v: FieldValue | undefined): string | undefined {
 function delayOf(message: Message): number {
   if (!message.hasHeaders) return 0;
   const v = message.headers?.['x-delay'];
-  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v) : 0;
+  const n =
+    typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v) : 0;
   return Number.isFinite(n) ? n : 0;
 }
 

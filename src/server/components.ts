@@ -1,9 +1,11 @@
 import { setMaxFieldTableDepth } from '../codec/field-table.js';
 import { Broker, type BrokerOptions } from '../core/broker.js';
+import type { PolicyRegistry } from '../core/policies.js';
+import type { User } from '../core/users.js';
+import type { BoundAddress } from '../net/listen-on-hosts.js';
 import { AmqpServer, type AmqpServerOptions } from '../protocols/amqp091/amqp-server.js';
 import type { BrokerConfig } from './config.js';
 import type { HealthStats } from './http-server.js';
-import type { BoundAddress } from '../net/listen-on-hosts.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -14,6 +16,10 @@ import type { Logger } from './logger.js';
 
 export interface BrokerHandle {
   close(): Promise<void>;
+  /** Serves the management API (policies) over HTTP when present. */
+  readonly policies?: PolicyRegistry;
+  authenticate?(user: string, password: string, remoteAddress: string | undefined): Promise<User | undefined>;
+  vhost?(name: string): unknown;
   /** Optional figures for GET /health. */
   stats?(): HealthStats | Promise<HealthStats>;
 }

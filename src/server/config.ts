@@ -215,7 +215,13 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     'integer',
     'block publishers above this % of RAM',
   ),
-  option('limits.diskFreeLimitBytes', 'disk-free-limit', 'bytes', 'bytes', 'block publishers below this free disk'),
+  option(
+    'limits.diskFreeLimitBytes',
+    'disk-free-limit',
+    'bytes',
+    'bytes',
+    'block publishers below this free disk',
+  ),
   option('limits.segmentMaxBytes', 'segment-max-bytes', 'bytes', 'bytes', 'queue segment file size'),
   option(
     'limits.queueCacheBytes',

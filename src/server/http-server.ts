@@ -2,6 +2,7 @@ import { createServer, type Server as NodeHttpServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type BoundAddress, closeServers, listenOnHosts } from '../net/listen-on-hosts.js';
 import type { Logger } from './logger.js';
+import { type ManagementDeps, registerManagementRoutes } from './management-api.js';
 
 /** Figures the health endpoint reports when the broker offers them. */
 export interface HealthStats {
@@ -25,6 +26,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Called per /health request; a throw or rejection makes /health answer 503. */
   health: () => HealthReport | Promise<HealthReport>;
+  /** Serves the management API (/api/policies...) when given. */
+  management?: ManagementDeps;
 }
 
 export interface HttpServer {
@@ -37,7 +40,9 @@ const MAX_BODY_BYTES = 64 * 1024;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /** Builds the fastify application: routes only, no listening. Exported for in-process tests (inject). */
-export function buildHttpApp(options: Pick<HttpServerOptions, 'health' | 'logger'>): FastifyInstance {
+export function buildHttpApp(
+  options: Pick<HttpServerOptions, 'health' | 'logger' | 'management'>,
+): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES, return503OnClosing: true });
 
   app.get('/health', async (_request, reply) => {
@@ -49,6 +54,8 @@ export function buildHttpApp(options: Pick<HttpServerOptions, 'health' | 'logger
       return reply.code(503).send({ status: 'error' });
     }
   });
+
+  if (options.management) registerManagementRoutes(app, options.management);
 
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` });

@@ -22,7 +22,11 @@ export interface ManagementUser {
 
 export interface ManagementDeps {
   policies: PolicyRegistry;
-  authenticate(user: string, password: string, remoteAddress: string | undefined): Promise<ManagementUser | undefined>;
+  authenticate(
+    user: string,
+    password: string,
+    remoteAddress: string | undefined,
+  ): Promise<ManagementUser | undefined>;
   /** When given, requests naming a vhost the broker does not have answer 404. */
   vhostExists?(vhost: string): boolean;
   /** Where unexpected (500) failures are logged. */
@@ -133,7 +137,11 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementD
     scope.addHook('onRequest', async (request) => {
       const credentials = basicCredentials(request.headers.authorization);
       if (credentials === undefined) throw unauthorized();
-      const user = await deps.authenticate(credentials.user, credentials.password, request.socket.remoteAddress);
+      const user = await deps.authenticate(
+        credentials.user,
+        credentials.password,
+        request.socket.remoteAddress,
+      );
       if (user === undefined) throw unauthorized();
       users.set(request, user);
     });
@@ -149,7 +157,10 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementD
       try {
         done(null, JSON.parse(text));
       } catch (err) {
-        done(new ApiError(400, 'bad_request', `the body is not valid JSON: ${(err as Error).message}`), undefined);
+        done(
+          new ApiError(400, 'bad_request', `the body is not valid JSON: ${(err as Error).message}`),
+          undefined,
+        );
       }
     });
 
@@ -161,11 +172,13 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementD
       if (err instanceof PolicyValidationError) {
         return reply.code(400).send({ error: 'bad_request', reason: err.message });
       }
-      const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      const status =
+        err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
       if (status === 500) deps.logger?.error({ err }, 'management request failed');
-      return reply
-        .code(status)
-        .send({ error: status === 500 ? 'internal_error' : 'bad_request', reason: status === 500 ? 'internal error' : err.message });
+      return reply.code(status).send({
+        error: status === 500 ? 'internal_error' : 'bad_request',
+        reason: status === 500 ? 'internal error' : err.message,
+      });
     });
 
     const routeOptions = { bodyLimit: MANAGEMENT_MAX_BODY_BYTES };

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
+import type { BoundAddress } from '../net/listen-on-hosts.js';
 import type { AmqpServerHandle, BrokerHandle, ServerComponents } from './components.js';
 import { defaultComponents } from './components.js';
 import { type BrokerConfig, redactConfig } from './config.js';
 import { HEALTH_STAT_NAMES, type HealthReport, type HttpServer, startHttpServer } from './http-server.js';
-import type { BoundAddress } from '../net/listen-on-hosts.js';
 import type { Logger } from './logger.js';
 import { ResourceAlarm } from './resource-alarm.js';
 
@@ -95,6 +95,15 @@ async function openAll(
         port: config.httpPort,
         logger,
         health: () => healthReport(broker, amqp, startedAt, stopping),
+        management:
+          broker.policies && broker.authenticate
+            ? {
+                policies: broker.policies,
+                authenticate: (user, password, address) => broker.authenticate!(user, password, address),
+                vhostExists: (vhost) => broker.vhost?.(vhost) !== undefined,
+                logger,
+              }
+            : undefined,
       });
     }
     const httpAddresses = http?.addresses ?? [];

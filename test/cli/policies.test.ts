@@ -8,10 +8,10 @@ import type { FastifyInstance } from 'fastify';
 import { formatTable, runPoliciesCommand } from '../../src/cli/policies-command.js';
 import { PolicyRegistry } from '../../src/core/policies.js';
 import { UserRegistry } from '../../src/core/users.js';
-import { MetadataStore } from '../../src/store/metadata-store.js';
 import { buildHttpApp } from '../../src/server/http-server.js';
 import { createLogger } from '../../src/server/logger.js';
 import { registerManagementRoutes } from '../../src/server/management-api.js';
+import { MetadataStore } from '../../src/store/metadata-store.js';
 
 interface Run {
   code: number;
@@ -79,7 +79,14 @@ async function closedPort(): Promise<number> {
 
 describe('eventter policies (against a live management API)', () => {
   it('sets, lists and clears a policy', async () => {
-    const set = await cli(['set', 'ttl', '^orders\\.', '{"message-ttl":60000,"max-length":10}', '--priority', '2']);
+    const set = await cli([
+      'set',
+      'ttl',
+      '^orders\\.',
+      '{"message-ttl":60000,"max-length":10}',
+      '--priority',
+      '2',
+    ]);
     assert.deepEqual([set.code, set.stdout, set.stderr], [0, "created policy 'ttl' in vhost '/'\n", '']);
     assert.deepEqual(policies.get('/', 'ttl'), {
       vhost: '/',
@@ -90,7 +97,16 @@ describe('eventter policies (against a live management API)', () => {
       definition: { 'message-ttl': 60000, 'max-length': 10 },
     });
 
-    const again = await cli(['set', 'ttl', '.*', '{"expires":1000}', '--apply-to', 'queues', '--priority', '-1']);
+    const again = await cli([
+      'set',
+      'ttl',
+      '.*',
+      '{"expires":1000}',
+      '--apply-to',
+      'queues',
+      '--priority',
+      '-1',
+    ]);
     assert.equal(again.code, 0);
     assert.equal(again.stdout, "updated policy 'ttl' in vhost '/'\n");
     assert.equal(policies.get('/', 'ttl')?.priority, -1);
@@ -105,7 +121,10 @@ describe('eventter policies (against a live management API)', () => {
         [['/', 'ttl', '.*', 'queues', '-1', '{"expires":1000}']],
       ),
     );
-    assert.match(list.stdout, /^vhost +name +pattern +apply-to +priority +definition\n\/ +ttl +\.\* +queues +-1 +\{"expires":1000\}\n$/);
+    assert.match(
+      list.stdout,
+      /^vhost +name +pattern +apply-to +priority +definition\n\/ +ttl +\.\* +queues +-1 +\{"expires":1000\}\n$/,
+    );
 
     const clear = await cli(['clear', 'ttl']);
     assert.deepEqual([clear.code, clear.stdout], [0, "cleared policy 'ttl' in vhost '/'\n"]);
@@ -114,7 +133,16 @@ describe('eventter policies (against a live management API)', () => {
   });
 
   it('works in another vhost and lists as JSON or across vhosts', async () => {
-    const set = await cli(['set', 'ae', '^cart', '{"alternate-exchange":"unrouted"}', '--vhost', 'shop', '--apply-to', 'exchanges']);
+    const set = await cli([
+      'set',
+      'ae',
+      '^cart',
+      '{"alternate-exchange":"unrouted"}',
+      '--vhost',
+      'shop',
+      '--apply-to',
+      'exchanges',
+    ]);
     assert.equal(set.code, 0, set.stderr);
     await cli(['set', 'root', '.*', '{"max-length":5}']);
 
@@ -163,12 +191,18 @@ describe('eventter policies (against a live management API)', () => {
     assert.match(badKey.stderr, /^eventter policies: 400: "max-priority" cannot be set by a policy/);
 
     const missing = await cli(['clear', 'nothing']);
-    assert.deepEqual([missing.code, missing.stderr], [1, "eventter policies: 404: no policy 'nothing' in vhost '/'\n"]);
+    assert.deepEqual(
+      [missing.code, missing.stderr],
+      [1, "eventter policies: 404: no policy 'nothing' in vhost '/'\n"],
+    );
 
     const port = await closedPort();
     const down = await cli(['list', '--url', `http://127.0.0.1:${port}`]);
     assert.equal(down.code, 1);
-    assert.match(down.stderr, new RegExp(`cannot reach the broker at http://127.0.0.1:${port}: ECONNREFUSED`));
+    assert.match(
+      down.stderr,
+      new RegExp(`cannot reach the broker at http://127.0.0.1:${port}: ECONNREFUSED`),
+    );
   });
 
   it('rejects bad command lines with exit code 2 before any request', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeBasicProperties } from '../../src/codec/basic-properties.js';
 import {
+  BATCH_MAX_BYTES,
   BATCH_MAX_MESSAGES,
   DelayedMessages,
   DelayedMessagesError,
@@ -215,6 +216,45 @@ test('a burst of due messages is handed over in bounded batches', async () => {
   await dm.destroy();
 });
 
+test('large due messages are handed over at most about 16 MiB per turn, in order', async () => {
+  const clock = new FakeClock();
+  const body = 1024 * 1024;
+  let perTurn = 0;
+  let maxPerTurn = 0;
+  const seen: number[] = [];
+  const dm = await open(tempDir(), clock, [], {
+    onDue: (m) => {
+      seen.push(m.body.readUInt32BE(0));
+      perTurn += m.body.length;
+      maxPerTurn = Math.max(maxPerTurn, perTurn);
+      return undefined;
+    },
+  });
+  const t = clock.now;
+  const n = 40;
+  const big = (i: number) => {
+    const m = message('', false);
+    const b = Buffer.alloc(body);
+    b.writeUInt32BE(i, 0);
+    return new Message(m.exchange, m.routingKey, m.properties, b, false, 0, -1, m.timestamp);
+  };
+  // First half: one due time (one dense run, range reads); second half: descending due times (point reads).
+  for (let i = 0; i < n; i++) dm.schedule(big(i), i < n / 2 ? t + 1 : t + 2 + (n - i));
+  let ticking = true;
+  const tick = () => {
+    perTurn = 0;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  await advance(clock, dm, t + 1000);
+  ticking = false;
+  const expected = [...Array.from({ length: n / 2 }, (_, i) => i)];
+  for (let i = n - 1; i >= n / 2; i--) expected.push(i);
+  assert.deepEqual(seen, expected);
+  assert.ok(maxPerTurn <= BATCH_MAX_BYTES + body, `max bytes per turn ${maxPerTurn}`);
+  await dm.destroy();
+});
+
 test('reopen recovers pending messages; those due while closed fire right after open; settled never return', async () => {
   const dir = tempDir();
   const clock = new FakeClock();
@@ -401,4 +441,5 @@ test('onStored reports durability; bad input and use after close raise typed err
   await dm.close();
   assert.throws(() => dm.schedule(message('closed'), clock.now), DelayedMessagesError);
   assert.equal(clock.pending.size, 0, 'close stops the timer');
+  await dm.destroy();
 });

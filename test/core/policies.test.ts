@@ -28,7 +28,14 @@ async function openStore(dir?: string): Promise<MetadataStore> {
 }
 
 function policy(overrides: Partial<Policy> & Pick<Policy, 'name'>): Policy {
-  return { vhost: '/', pattern: '.*', applyTo: 'all', priority: 0, definition: { 'max-length': 10 }, ...overrides };
+  return {
+    vhost: '/',
+    pattern: '.*',
+    applyTo: 'all',
+    priority: 0,
+    definition: { 'max-length': 10 },
+    ...overrides,
+  };
 }
 
 describe('policy definition validation', () => {
@@ -68,7 +75,10 @@ describe('policy definition validation', () => {
   });
 
   it('says when a RabbitMQ key is not supported', () => {
-    assert.throws(() => validatePolicyDefinition({ 'ha-mode': 'all' }), /RabbitMQ policy key EventterMQ does not support/);
+    assert.throws(
+      () => validatePolicyDefinition({ 'ha-mode': 'all' }),
+      /RabbitMQ policy key EventterMQ does not support/,
+    );
   });
 
   it('checks value types and ranges as RabbitMQ does', () => {
@@ -99,7 +109,10 @@ describe('policy definition validation', () => {
     assert.throws(() => validatePolicyDefinition({}), /no policy provided/);
     assert.throws(() => validatePolicyDefinition([]), /must be a JSON object/);
     assert.throws(() => validatePolicyDefinition('x'), /must be a JSON object/);
-    assert.throws(() => validatePolicyDefinition(JSON.parse('{"__proto__":1}')), /unknown policy key "__proto__"/);
+    assert.throws(
+      () => validatePolicyDefinition(JSON.parse('{"__proto__":1}')),
+      /unknown policy key "__proto__"/,
+    );
   });
 
   it('validates pattern, apply-to, priority and names, with RabbitMQ defaults', () => {
@@ -119,7 +132,9 @@ describe('PolicyRegistry matching', () => {
   it('applies the highest-priority matching policy only', async () => {
     const reg = new PolicyRegistry(await openStore());
     await reg.set(policy({ name: 'low', pattern: '^orders', priority: 1, definition: { 'max-length': 1 } }));
-    await reg.set(policy({ name: 'high', pattern: '\\.created$', priority: 5, definition: { 'message-ttl': 9 } }));
+    await reg.set(
+      policy({ name: 'high', pattern: '\\.created$', priority: 5, definition: { 'message-ttl': 9 } }),
+    );
     assert.equal(reg.match('/', 'queue', 'orders.created')?.name, 'high');
     assert.equal(reg.match('/', 'queue', 'orders.shipped')?.name, 'low');
     assert.equal(reg.match('/', 'queue', 'payments'), undefined);
@@ -333,6 +348,23 @@ describe('PolicyRegistry argument merging', () => {
   });
 });
 
+describe('PolicyRegistry merge cache', () => {
+  it('reuses a result until a policy changes', async () => {
+    const reg = new PolicyRegistry(await openStore());
+    await reg.set(policy({ name: 'ae', applyTo: 'exchanges', definition: { 'alternate-exchange': 'one' } }));
+    const args = {};
+    const first = reg.effectiveExchangeArguments('/', 'x', args);
+    assert.equal(reg.effectiveExchangeArguments('/', 'x', args), first);
+    // Same table, other exchange or kind: computed afresh.
+    assert.equal(reg.effectiveExchangeArguments('/', 'y', args)['alternate-exchange'], 'one');
+    assert.deepEqual(reg.effectiveQueueArguments('/', 'x', args), args);
+    await reg.set(policy({ name: 'ae', applyTo: 'exchanges', definition: { 'alternate-exchange': 'two' } }));
+    assert.deepEqual(reg.effectiveExchangeArguments('/', 'x', args), { 'alternate-exchange': 'two' });
+    await reg.clear('/', 'ae');
+    assert.equal(reg.effectiveExchangeArguments('/', 'x', args), args);
+  });
+});
+
 describe('PolicyRegistry persistence and change notification', () => {
   it('survives closing and reopening the metadata store', async () => {
     const dir = join(root, 'persist');
@@ -348,8 +380,22 @@ describe('PolicyRegistry persistence and change notification', () => {
     const loaded = new PolicyRegistry(reopened);
     loaded.load();
     assert.deepEqual(loaded.list(), [
-      { vhost: '/', name: 'keep', pattern: '^k', applyTo: 'queues', priority: 4, definition: { 'max-length': 10 } },
-      { vhost: 'v', name: 'other', pattern: '.*', applyTo: 'all', priority: 0, definition: { 'alternate-exchange': 'ae' } },
+      {
+        vhost: '/',
+        name: 'keep',
+        pattern: '^k',
+        applyTo: 'queues',
+        priority: 4,
+        definition: { 'max-length': 10 },
+      },
+      {
+        vhost: 'v',
+        name: 'other',
+        pattern: '.*',
+        applyTo: 'all',
+        priority: 0,
+        definition: { 'alternate-exchange': 'ae' },
+      },
     ]);
     assert.equal(loaded.match('/', 'queue', 'kq')?.name, 'keep');
     await reopened.close();
@@ -357,7 +403,12 @@ describe('PolicyRegistry persistence and change notification', () => {
 
   it('skips stored policies that no longer validate, with a warning', async () => {
     const store = await openStore();
-    await store.put('policy\u0000/\u0000bad', { vhost: '/', name: 'bad', pattern: '.*', definition: { nope: 1 } });
+    await store.put('policy\u0000/\u0000bad', {
+      vhost: '/',
+      name: 'bad',
+      pattern: '.*',
+      definition: { nope: 1 },
+    });
     await store.put('policy\u0000/\u0000good', {
       vhost: '/',
       name: 'good',

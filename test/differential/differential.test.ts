@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type BrokerUnderTest, startBroker } from '../helpers/broker-under-test.js';
-import { type RabbitMq, rabbitMqAvailable, startRabbitMq } from '../helpers/rabbitmq.js';
-import type { Observation, Scenario } from './scenario.js';
+import { type RabbitMq, startRabbitMq } from '../helpers/rabbitmq.js';
+import { eventterAdmin, rabbitMqAdmin } from './broker-admin.js';
+import type { BrokerAdmin, Observation, Scenario } from './scenario.js';
 import { allScenarios } from './scenarios/index.js';
 
 /**
@@ -46,15 +47,21 @@ function observationOf(outcome: Outcome, broker: string): Observation {
 function differential(scenario: Scenario): void {
   test(scenario.name, async (t) => {
     assert.ok(eventter !== undefined, 'EventterMQ did not start');
-    const [reference, ours] = await Promise.allSettled([
-      rabbit === undefined ? Promise.resolve(null) : scenario.run(rabbit.url),
-      scenario.run(eventter.url),
+    const rabbitAdmin: BrokerAdmin | undefined = rabbit === undefined ? undefined : rabbitMqAdmin(rabbit);
+    // An external RabbitMQ cannot be administered from here: scenarios needing that lose their reference.
+    const reference =
+      rabbit !== undefined && (rabbitAdmin !== undefined || !scenario.needsAdmin) ? rabbit : undefined;
+    const [referenceRun, ours] = await Promise.allSettled([
+      reference === undefined ? Promise.resolve(null) : scenario.run(reference.url, rabbitAdmin),
+      scenario.run(eventter.url, eventterAdmin(eventter)),
     ]);
-    const referenceOutcome: Outcome = rabbit === undefined ? undefined : reference;
+    const referenceOutcome: Outcome = reference === undefined ? undefined : referenceRun;
 
     await t.test('RabbitMQ produces the expected observation', (sub) => {
       if (referenceOutcome === undefined) {
-        sub.skip(rabbitMqAvailable() ? 'RabbitMQ did not start' : NO_RABBITMQ);
+        sub.skip(
+          rabbit !== undefined ? 'needs rabbitmqctl, unavailable for an external RabbitMQ' : NO_RABBITMQ,
+        );
         return;
       }
       assert.deepEqual(observationOf(referenceOutcome, 'RabbitMQ'), scenario.expected);

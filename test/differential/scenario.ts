@@ -1,6 +1,17 @@
 /** Plain JSON a scenario reports: what a client could see, with run-specific names and times normalised. */
 export type Observation = null | boolean | number | string | Observation[] | { [key: string]: Observation };
 
+/** Broker administration beyond AMQP that some scenarios need (rabbitmqctl / the management HTTP API). */
+export interface BrokerAdmin {
+  /** Sets a policy on vhost '/' applying to queues; replaces one of the same name. */
+  setPolicy(
+    name: string,
+    pattern: string,
+    definition: Record<string, string | number | boolean>,
+  ): Promise<void>;
+  clearPolicy(name: string): Promise<void>;
+}
+
 /**
  * One broker feature exercised the same way against RabbitMQ and EventterMQ.
  * `expected` is what RabbitMQ 3.10 produces; it is checked against RabbitMQ whenever one is available,
@@ -8,6 +19,8 @@ export type Observation = null | boolean | number | string | Observation[] | { [
  */
 export interface Scenario {
   name: string;
-  run(url: string): Promise<Observation>;
+  /** `admin` is given when the broker can be administered; scenarios with `needsAdmin` require it. */
+  run(url: string, admin?: BrokerAdmin): Promise<Observation>;
+  needsAdmin?: boolean;
   expected: Observation;
 }

@@ -33,9 +33,13 @@ export function externalRabbitMqUrl(): string | undefined {
   return url !== undefined && url.length > 0 ? url : undefined;
 }
 
-/** True when a RabbitMQ can be had: an external URL, or the Debian package to start one from. */
+/**
+ * True when a RabbitMQ can be had: an external URL, or the Debian package to start one from.
+ * EVENTTER_TEST_RABBITMQ=skip pretends there is none (a quick EventterMQ-only run).
+ */
 export function rabbitMqAvailable(): boolean {
-  return externalRabbitMqUrl() !== undefined || (existsSync(RABBITMQ_SERVER) && existsSync(START_SCRIPT));
+  if (process.env.EVENTTER_TEST_RABBITMQ === 'skip') return false;
+  return externalRabbitMqUrl() !== undefined || existsSync(RABBITMQ_SERVER);
 }
 
 /**
@@ -43,6 +47,7 @@ export function rabbitMqAvailable(): boolean {
  * Boots in ~10 s, so a test file should start one and share it.
  */
 export async function startRabbitMq(): Promise<RabbitMq | undefined> {
+  if (!rabbitMqAvailable()) return undefined;
   const external = externalRabbitMqUrl();
   if (external !== undefined) {
     return {
@@ -53,7 +58,6 @@ export async function startRabbitMq(): Promise<RabbitMq | undefined> {
       stop: async () => {},
     };
   }
-  if (!rabbitMqAvailable()) return undefined;
   return spawnNode();
 }
 
@@ -65,8 +69,10 @@ async function spawnNode(): Promise<RabbitMq> {
   // A shared epmd daemon outlives this node; the script's own epmd then exits, so stopping
   // this node's process group cannot take the name service away from other nodes on this host.
   await runQuietly('epmd', ['-daemon']);
-  const child = spawn(START_SCRIPT, [String(port)], {
-    env: { ...process.env, RMQ_STATE_DIR: stateDir, RMQ_NODENAME: nodeName },
+  // The shared start script when this machine has it; elsewhere (CI) the server itself, with the same env.
+  const [command, args] = existsSync(START_SCRIPT) ? [START_SCRIPT, [String(port)]] : [RABBITMQ_SERVER, []];
+  const child = spawn(command, args, {
+    env: { ...env, RMQ_STATE_DIR: stateDir, RMQ_NODENAME: nodeName },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group, so stop() ends beam and its helpers together
   });

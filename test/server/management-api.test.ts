@@ -6,10 +6,10 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { PolicyRegistry } from '../../src/core/policies.js';
 import { UserRegistry } from '../../src/core/users.js';
-import { MetadataStore } from '../../src/store/metadata-store.js';
 import { buildHttpApp } from '../../src/server/http-server.js';
 import { createLogger } from '../../src/server/logger.js';
 import { MANAGEMENT_MAX_BODY_BYTES, registerManagementRoutes } from '../../src/server/management-api.js';
+import { MetadataStore } from '../../src/store/metadata-store.js';
 
 const logger = createLogger('silent');
 const users = new UserRegistry([
@@ -66,11 +66,18 @@ function put(url: string, body: unknown, authorization = GUEST, contentType = 'a
   });
 }
 
-const get = (url: string, authorization = GUEST) => app.inject({ method: 'GET', url, headers: { authorization } });
+const get = (url: string, authorization = GUEST) =>
+  app.inject({ method: 'GET', url, headers: { authorization } });
 
 describe('management API: authentication', () => {
   it('answers 401 with WWW-Authenticate without credentials, with bad ones, or a malformed header', async () => {
-    for (const authorization of [undefined, basic('guest', 'wrong'), basic('nobody', 'x'), 'Bearer abc', 'Basic !!']) {
+    for (const authorization of [
+      undefined,
+      basic('guest', 'wrong'),
+      basic('nobody', 'x'),
+      'Bearer abc',
+      'Basic !!',
+    ]) {
       const response = await app.inject({
         method: 'GET',
         url: '/api/policies',
@@ -102,7 +109,10 @@ describe('management API: authentication', () => {
     ];
     for (const response of await Promise.all(attempts)) {
       assert.equal(response.statusCode, 403);
-      assert.deepEqual(response.json(), { error: 'access_refused', reason: "user 'bob' has no access to vhost '/'" });
+      assert.deepEqual(response.json(), {
+        error: 'access_refused',
+        reason: "user 'bob' has no access to vhost '/'",
+      });
     }
     assert.deepEqual(policies.list(), []);
   });
@@ -143,7 +153,11 @@ describe('management API: policies', () => {
       priority: 0,
     });
 
-    const deleted = await app.inject({ method: 'DELETE', url: '/api/policies/%2F/ttl', headers: { authorization: GUEST } });
+    const deleted = await app.inject({
+      method: 'DELETE',
+      url: '/api/policies/%2F/ttl',
+      headers: { authorization: GUEST },
+    });
     assert.equal(deleted.statusCode, 204);
     const gone = await get('/api/policies/%2F/ttl');
     assert.equal(gone.statusCode, 404);
@@ -151,8 +165,22 @@ describe('management API: policies', () => {
   });
 
   it('lists per vhost and across the vhosts the user may use', async () => {
-    await policies.set({ vhost: '/', name: 'root', pattern: '.*', applyTo: 'all', priority: 0, definition: { 'max-length': 1 } });
-    await policies.set({ vhost: 'shop', name: 'cart', pattern: '^c', applyTo: 'exchanges', priority: 1, definition: { 'alternate-exchange': 'ae' } });
+    await policies.set({
+      vhost: '/',
+      name: 'root',
+      pattern: '.*',
+      applyTo: 'all',
+      priority: 0,
+      definition: { 'max-length': 1 },
+    });
+    await policies.set({
+      vhost: 'shop',
+      name: 'cart',
+      pattern: '^c',
+      applyTo: 'exchanges',
+      priority: 1,
+      definition: { 'alternate-exchange': 'ae' },
+    });
     assert.deepEqual(
       (await get('/api/policies')).json().map((p: { name: string }) => p.name),
       ['root', 'cart'],
@@ -164,31 +192,51 @@ describe('management API: policies', () => {
     const shop = await get('/api/policies/shop', BOB);
     assert.equal(shop.statusCode, 200);
     assert.deepEqual(shop.json(), [
-      { vhost: 'shop', name: 'cart', pattern: '^c', 'apply-to': 'exchanges', definition: { 'alternate-exchange': 'ae' }, priority: 1 },
+      {
+        vhost: 'shop',
+        name: 'cart',
+        pattern: '^c',
+        'apply-to': 'exchanges',
+        definition: { 'alternate-exchange': 'ae' },
+        priority: 1,
+      },
     ]);
   });
 
   it('decodes names with reserved characters', async () => {
-    const response = await put('/api/policies/shop/a%2Fb%20c', { pattern: '.*', definition: { 'max-length': 1 } });
+    const response = await put('/api/policies/shop/a%2Fb%20c', {
+      pattern: '.*',
+      definition: { 'max-length': 1 },
+    });
     assert.equal(response.statusCode, 201);
     assert.equal(policies.get('shop', 'a/b c')?.name, 'a/b c');
     assert.equal((await get('/api/policies/shop/a%2Fb%20c')).json().name, 'a/b c');
   });
 
   it('answers 404 for an unknown vhost or a missing policy', async () => {
-    const guestOnUnknown = new UserRegistry([{ name: 'root', password: 'r', vhosts: ['ghost'], loopbackOnly: false }]);
+    const guestOnUnknown = new UserRegistry([
+      { name: 'root', password: 'r', vhosts: ['ghost'], loopbackOnly: false },
+    ]);
     const ghostApp = buildHttpApp({ logger, health: () => ({ status: 'ok', uptimeSeconds: 0 }) });
     registerManagementRoutes(ghostApp, {
       policies,
       authenticate: (u, p, a) => guestOnUnknown.authenticate(u, p, a),
       vhostExists: (vhost) => VHOSTS.has(vhost),
     });
-    const response = await ghostApp.inject({ method: 'GET', url: '/api/policies/ghost', headers: { authorization: basic('root', 'r') } });
+    const response = await ghostApp.inject({
+      method: 'GET',
+      url: '/api/policies/ghost',
+      headers: { authorization: basic('root', 'r') },
+    });
     assert.equal(response.statusCode, 404);
     assert.deepEqual(response.json(), { error: 'not_found', reason: "no vhost 'ghost'" });
     await ghostApp.close();
 
-    const deleted = await app.inject({ method: 'DELETE', url: '/api/policies/%2F/none', headers: { authorization: GUEST } });
+    const deleted = await app.inject({
+      method: 'DELETE',
+      url: '/api/policies/%2F/none',
+      headers: { authorization: GUEST },
+    });
     assert.equal(deleted.statusCode, 404);
     assert.equal(deleted.json().error, 'not_found');
   });
@@ -222,7 +270,13 @@ describe('management API: policies', () => {
   it('accepts RabbitMQ export fields, a string priority and any content type', async () => {
     const response = await put(
       '/api/policies/%2F/p',
-      JSON.stringify({ vhost: '/', name: 'p', pattern: '.*', definition: { 'max-length': 1 }, priority: '7' }),
+      JSON.stringify({
+        vhost: '/',
+        name: 'p',
+        pattern: '.*',
+        definition: { 'max-length': 1 },
+        priority: '7',
+      }),
       GUEST,
       'application/x-www-form-urlencoded',
     );
@@ -241,6 +295,10 @@ describe('management API: policies', () => {
 
   it('leaves other routes to the application', async () => {
     assert.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
-    assert.equal((await app.inject({ method: 'GET', url: '/api/nothing', headers: { authorization: GUEST } })).statusCode, 404);
+    assert.equal(
+      (await app.inject({ method: 'GET', url: '/api/nothing', headers: { authorization: GUEST } }))
+        .statusCode,
+      404,
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { type BoundAddress, listenOnHosts } from '../../net/listen-on-hosts.js';
 import type { Logger } from 'pino';
 import type { Broker } from '../../core/broker.js';
+import { type BoundAddress, listenOnHosts } from '../../net/listen-on-hosts.js';
 import { AmqpConnection, type AmqpLimits } from './connection.js';
 
 export interface AmqpServerOptions {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CodecError } from '../../codec/codec-error.js';
+import { type FieldTable, TypedFieldValue } from '../../codec/field-table.js';
 import { BrokerError, notFound, ReplyCode, replyCodeName } from '../../core/errors.js';
 import { Message } from '../../core/message.js';
 import { type GetResult, type Queue, QueueFullError } from '../../core/queue.js';
 import { directReplyQueue, type VHost } from '../../core/vhost.js';
-import { type FieldTable, TypedFieldValue } from '../../codec/field-table.js';
 import { AmqpError } from './amqp-error.js';
 import { ChannelConsumer } from './channel-consumer.js';
 import type { AmqpConnection } from './connection.js';
@@ -264,7 +264,14 @@ export class AmqpChannel {
       case 'queue.declare': {
         if (m.passive && m.queue === directReplyQueue) {
           if (!m.noWait) {
-            this.send({ name: 'queue.declare-ok', classId: 50, methodId: 11, queue: m.queue, messageCount: 0, consumerCount: 0 });
+            this.send({
+              name: 'queue.declare-ok',
+              classId: 50,
+              methodId: 11,
+              queue: m.queue,
+              messageCount: 0,
+              consumerCount: 0,
+            });
           }
           return;
         }
@@ -534,7 +541,15 @@ export class AmqpChannel {
     const queue = this.vhost.getQueue(this.queueName(queueName), this.connection);
     const consumerTag = this.newConsumerTag(tag);
     const priority = consumerPriority(args);
-    const consumer = new ChannelConsumer(consumerTag, queue, noAck, exclusive, this.consumerPrefetch, this, priority);
+    const consumer = new ChannelConsumer(
+      consumerTag,
+      queue,
+      noAck,
+      exclusive,
+      this.consumerPrefetch,
+      this,
+      priority,
+    );
     queue.addConsumer(consumer);
     this.consumers.set(consumerTag, consumer);
     // consume-ok precedes deliveries: the queue delivers from a microtask.
@@ -554,8 +569,10 @@ export class AmqpChannel {
    * published to its token are handed straight to this consumer, no queue involved.
    */
   private consumeDirectReplies(tag: string, noAck: boolean, noWait: boolean): void {
-    if (!noAck) throw new AmqpError(ReplyCode.preconditionFailed, 'reply consumer cannot acknowledge', 60, 20);
-    if (this.directReply) throw new AmqpError(ReplyCode.preconditionFailed, 'reply consumer already set', 60, 20);
+    if (!noAck)
+      throw new AmqpError(ReplyCode.preconditionFailed, 'reply consumer cannot acknowledge', 60, 20);
+    if (this.directReply)
+      throw new AmqpError(ReplyCode.preconditionFailed, 'reply consumer already set', 60, 20);
     const consumerTag = this.newConsumerTag(tag);
     const encodedTag = Buffer.from(consumerTag);
     const token = this.vhost.registerDirectReply((message) => {
@@ -665,7 +682,8 @@ export class AmqpChannel {
         !large,
       ),
     );
-    if (large) for (const part of bodyFrameParts(this.number, message.body, frameMax)) this.connection.write(part);
+    if (large)
+      for (const part of bodyFrameParts(this.number, message.body, frameMax)) this.connection.write(part);
   }
 
   consumerCancelledByQueue(consumer: ChannelConsumer): void {
@@ -858,9 +876,21 @@ export class AmqpChannel {
 function consumerPriority(args: FieldTable): number {
   const v = args['x-priority'];
   if (v === undefined) return 0;
-  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : v instanceof TypedFieldValue ? Number(v.value) : Number.NaN;
+  const n =
+    typeof v === 'number'
+      ? v
+      : typeof v === 'bigint'
+        ? Number(v)
+        : v instanceof TypedFieldValue
+          ? Number(v.value)
+          : Number.NaN;
   if (!Number.isInteger(n)) {
-    throw new AmqpError(ReplyCode.preconditionFailed, `invalid arg 'x-priority' for consumer: must be an integer`, 60, 20);
+    throw new AmqpError(
+      ReplyCode.preconditionFailed,
+      `invalid arg 'x-priority' for consumer: must be an integer`,
+      60,
+      20,
+    );
   }
   return n;
 }

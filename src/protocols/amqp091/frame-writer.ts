@@ -65,7 +65,12 @@ function bodyChunkSize(frameMax: number): number {
 }
 
 /** Bytes of the content header frame + body frames for a message. */
-function contentFramesSize(rawProperties: Buffer, bodyLength: number, chunk: number, bodyInline = true): number {
+function contentFramesSize(
+  rawProperties: Buffer,
+  bodyLength: number,
+  chunk: number,
+  bodyInline = true,
+): number {
   const header = OVERHEAD + CONTENT_HEADER_PREFIX + rawProperties.length;
   if (!bodyInline) return header;
   const frames = bodyLength === 0 ? 0 : Math.ceil(bodyLength / chunk);

@@ -339,7 +339,24 @@ export const dlxRoutingKeyOverride: Scenario = {
       const [a] = await rec.until(1);
       if (a !== undefined) ch.reject(a, false);
       const dead = await w.settle(dlq, 1);
-      return { delivered: rec.received.map(describeMessage), deadLettered: dead.map(describeMessage) };
+      // The same without an override: the message keeps its CC header.
+      const fan = await w.exchange('fan', 'fanout');
+      const fanQueue = await w.queue('fan-queue');
+      await w.bind(fanQueue, fan, '');
+      const plain = await w.queue('plain', { arguments: { 'x-dead-letter-exchange': fan } });
+      await w.bind(plain, src, 'keep');
+      await w.bind(plain, src, 'keep-cc');
+      pub.publish(src, 'keep', Buffer.from('p'), { CC: ['keep-cc'] });
+      await pub.waitForConfirms();
+      const plainRec = await Recorder.consume(ch, plain, { noAck: false });
+      const [p] = await plainRec.until(1);
+      if (p !== undefined) ch.reject(p, false);
+      const plainDead = await w.settle(fanQueue, 1);
+      return {
+        delivered: rec.received.map(describeMessage),
+        deadLettered: dead.map(describeMessage),
+        withoutOverride: plainDead.map(describeMessage),
+      };
     }),
   expected: {
     deadLettered: [
@@ -374,6 +391,30 @@ export const dlxRoutingKeyOverride: Scenario = {
         },
         redelivered: false,
         routingKey: 'orig',
+      },
+    ],
+    withoutOverride: [
+      {
+        body: 'p',
+        exchange: '<fan>',
+        headers: {
+          CC: ['keep-cc'],
+          'x-death': [
+            {
+              count: 1,
+              exchange: '<src>',
+              queue: '<plain>',
+              reason: 'rejected',
+              'routing-keys': ['keep', 'keep-cc'],
+              time: 'timestamp',
+            },
+          ],
+          'x-first-death-exchange': '<src>',
+          'x-first-death-queue': '<plain>',
+          'x-first-death-reason': 'rejected',
+        },
+        redelivered: false,
+        routingKey: 'keep',
       },
     ],
   },
@@ -554,6 +595,32 @@ export const dlxCycleDropped: Scenario = {
   },
 };
 
+/** A dead-letter exchange that does not exist: the message is dropped and nothing else happens. */
+export const dlxMissingExchange: Scenario = {
+  name: 'dlx-missing-exchange',
+  run: (url) =>
+    withWorld(url, async (w) => {
+      const work = await w.queue('work', { arguments: { 'x-dead-letter-exchange': w.name('missing') } });
+      const pub = await w.confirmChannel();
+      pub.sendToQueue(work, Buffer.from('a'));
+      await pub.waitForConfirms();
+      const ch = await w.channel();
+      const rec = await Recorder.consume(ch, work, { noAck: false });
+      const [a] = await rec.until(1);
+      if (a !== undefined) ch.reject(a, false);
+      await ch.cancel(rec.consumerTag);
+      // The channel stays usable and the message is gone, not requeued.
+      return { delivered: rec.received.length, workAfter: await w.counts(work) };
+    }),
+  expected: {
+    delivered: 1,
+    workAfter: {
+      consumers: 0,
+      messages: 0,
+    },
+  },
+};
+
 export const deadLetteringScenarios: Scenario[] = [
   dlxOnReject,
   dlxOnNackMultiple,
@@ -562,4 +629,5 @@ export const deadLetteringScenarios: Scenario[] = [
   dlxRoutingKeyOverride,
   xDeathCountIncrements,
   dlxCycleDropped,
+  dlxMissingExchange,
 ];

@@ -5,6 +5,7 @@ import { deadLetteringScenarios } from './dead-lettering.js';
 import { deliveryLimit } from './delivery-limit.js';
 import { directReplyTo } from './direct-reply-to.js';
 import { overflowScenarios } from './overflow.js';
+import { policyMaxLengthDlx } from './policy.js';
 import { priorityScenarios } from './priority.js';
 
 /** Every differential scenario, in report order. */
@@ -16,4 +17,5 @@ export const allScenarios: Scenario[] = [
   ...consumerScenarios,
   alternateExchange,
   directReplyTo,
+  policyMaxLengthDlx,
 ];

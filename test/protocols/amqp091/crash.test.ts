@@ -81,7 +81,9 @@ test('kill -9 mid-publish loses no confirmed message and duplicates none (3 cycl
     }
     for (const [id, count] of seen) assert.equal(count, 1, `message ${id} delivered ${count} times`);
     const missing = [...confirmed].filter((id) => !seen.has(id));
-    t.diagnostic(`${CYCLES} kill -9 cycles: ${confirmed.size} confirmed, ${seen.size} recovered, ${missing.length} lost`);
+    t.diagnostic(
+      `${CYCLES} kill -9 cycles: ${confirmed.size} confirmed, ${seen.size} recovered, ${missing.length} lost`,
+    );
     assert.deepEqual(missing.slice(0, 20), [], `${missing.length} confirmed messages lost`);
 
     // Definitions and the binding are back: a publish through the exchange still reaches the queue.
