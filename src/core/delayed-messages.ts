@@ -9,7 +9,8 @@ import { rawExpiration } from '../codec/basic-properties.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { LogRecord } from '../store/record-format.js';
 import { DueTimeHeap } from './due-time-heap.js';
-import { Message } from './message.js';
+import type { Message } from './message.js';
+import { messageFromRecord } from './queue.js';
 
 /** Largest delay setTimeout accepts; longer waits are armed in steps of at most this. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -298,17 +299,8 @@ export class DelayedMessages {
   }
 
   private fire(rec: LogRecord, dueAt: number, offset: number): void {
-    const message = new Message(
-      rec.exchange,
-      rec.routingKey,
-      rec.properties,
-      rec.body,
-      rec.persistent,
-      rec.priority,
-      // The expiration property counts from when the message reaches a queue, i.e. from now.
-      ttlOf(rec.properties),
-      rec.timestamp,
-    );
+    // The expiration property counts from when the message reaches a queue, i.e. from now.
+    const message = messageFromRecord(rec, ttlOf(rec.properties));
     let result: unknown;
     try {
       result = this.onDue(message, dueAt);

@@ -119,18 +119,17 @@ export class OffsetRing {
   }
 
   private resize(capacity: number): void {
-    const offsets = new Float64Array(capacity);
-    const expiries = new Float64Array(capacity);
-    const sizes = new Uint32Array(capacity);
-    for (let k = 0; k < this.count; k++) {
-      const i = (this.head + k) % this.offsets.length;
-      offsets[k] = this.offsets[i];
-      expiries[k] = this.expiries[i];
-      sizes[k] = this.sizes[i];
-    }
-    this.offsets = offsets;
-    this.expiries = expiries;
-    this.sizes = sizes;
+    this.offsets = unwrap(this.offsets, new Float64Array(capacity), this.head, this.count);
+    this.expiries = unwrap(this.expiries, new Float64Array(capacity), this.head, this.count);
+    this.sizes = unwrap(this.sizes, new Uint32Array(capacity), this.head, this.count);
     this.head = 0;
   }
+}
+
+/** Copies `count` entries of a ring starting at `head` to the start of `to`, in at most two bulk copies. */
+function unwrap<T extends Float64Array | Uint32Array>(from: T, to: T, head: number, count: number): T {
+  const firstRun = Math.min(count, from.length - head);
+  to.set(from.subarray(head, head + firstRun), 0);
+  if (count > firstRun) to.set(from.subarray(0, count - firstRun), firstRun);
+  return to;
 }

@@ -662,7 +662,8 @@ export class Queue {
   }
 }
 
-export function messageFromRecord(rec: LogRecord): Message {
+/** A message read back from a log record; `ttl` is the per-message TTL to count from now (-1: none). */
+export function messageFromRecord(rec: LogRecord, ttl = -1): Message {
   return new Message(
     rec.exchange,
     rec.routingKey,
@@ -670,7 +671,7 @@ export function messageFromRecord(rec: LogRecord): Message {
     rec.body,
     rec.persistent,
     rec.priority,
-    -1,
+    ttl,
     rec.timestamp,
   );
 }

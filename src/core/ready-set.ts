@@ -30,7 +30,7 @@ export class ReadySet {
 
   /** Messages above the queue's maximum priority count as the maximum (RabbitMQ's rule). */
   levelOf(priority: number): number {
-    return priority > this.maxPriority ? this.maxPriority : priority;
+    return Math.min(priority, this.maxPriority);
   }
 
   push(offset: number, expiresAt: number, size: number, priority: number): void {

@@ -14,7 +14,7 @@ import {
   originalRoutingKeys,
 } from './dead-letter.js';
 import { DelayedMessages } from './delayed-messages.js';
-import { accessRefused, commandInvalid, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import {
   type Binding,
   type Destination,
@@ -674,7 +674,11 @@ export class VHost {
     }
     await this.autoDeleteSources(removed);
     // After the caller's reply has gone out (it resolves in a microtask), tell the consumers.
-    if (consumers.length > 0) setImmediate(() => consumers.forEach((c) => c.cancelledByQueue(q)));
+    if (consumers.length > 0) {
+      setImmediate(() => {
+        for (const c of consumers) c.cancelledByQueue(q);
+      });
+    }
     return count;
   }
 

@@ -2,9 +2,10 @@
  * The storage of one queue: its segment log plus the settle log of messages that are gone.
  * Keeps a live counter per segment so that a segment file is deleted as soon as all of its messages are
  * settled, and compacts the settle log in the background once most of its entries point into deleted segments.
+ * A new store touches the disk only at its first write, so idle queues cost neither syscalls nor descriptors.
  */
-import fs from 'node:fs';
 import path from 'node:path';
+import type { FileHandleCache } from './file-handle-cache.js';
 import type { GroupCommit } from './group-commit.js';
 import { OffsetBitmap } from './offset-bitmap.js';
 import type { LogRecord, NewRecord } from './record-format.js';
@@ -16,9 +17,14 @@ export interface QueueStoreOptions {
   commit: GroupCommit;
   fsync: boolean;
   segmentMaxBytes?: number;
-  /** false: a transient queue, wiped at open and never fsynced. */
+  /**
+   * false: a transient queue, never fsynced and never recovered. Its directory must hold nothing of an
+   * earlier run (the broker wipes transient/ at startup): open() does not touch the disk at all.
+   */
   durable: boolean;
   onWarning?: (message: string) => void;
+  /** Shared pool of open files (bounds descriptors across all stores); default: the process-wide one. */
+  files?: FileHandleCache;
 }
 
 export type LiveRecordCallback = (
@@ -62,7 +68,6 @@ export class QueueStore {
   }
 
   static async open(opts: QueueStoreOptions): Promise<QueueStore> {
-    if (!opts.durable) await fs.promises.rm(opts.dir, { recursive: true, force: true });
     const fsync = opts.durable && opts.fsync;
     const log = await SegmentLog.open({
       dir: opts.dir,
@@ -70,12 +75,16 @@ export class QueueStore {
       fsync,
       segmentMaxBytes: opts.segmentMaxBytes,
       onWarning: opts.onWarning,
+      files: opts.files,
+      fresh: !opts.durable,
     });
     const settleLog = opts.durable
       ? await SettleLog.open(path.join(opts.dir, SETTLE_FILE), {
           commit: opts.commit,
           fsync,
           onWarning: opts.onWarning,
+          files: opts.files,
+          fresh: !log.onDisk, // no directory: no settle file either
         })
       : null;
     return new QueueStore(opts.durable, log, settleLog, opts.onWarning);

@@ -4,10 +4,13 @@
  * Appends are synchronous and only encode into an in-memory batch; the batch is written once per
  * event-loop tick with one positional writev, and made durable through the shared GroupCommit.
  * Each segment keeps a sparse offset index (one entry per ~4 KiB) built while appending or at open.
+ * Files are opened through a shared FileHandleCache (bounded open descriptors), and a new log creates its
+ * directory and first segment file only at its first write.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { closeFile, fdatasync, openFile, readFull, syncDir, writevFull } from './fs-io.js';
+import { type FileHandle, type FileHandleCache, sharedFileHandleCache } from './file-handle-cache.js';
+import { fdatasync, readFull, writevFull } from './fs-io.js';
 import type { GroupCommit } from './group-commit.js';
 import {
   checkRecord,
@@ -30,6 +33,13 @@ export interface SegmentLogOptions {
   fsync: boolean;
   /** Reports recoverable problems found at open (corrupt records, odd files). */
   onWarning?: (message: string) => void;
+  /** Shared pool of open files; default: the process-wide one. */
+  files?: FileHandleCache;
+  /**
+   * The directory is known to hold nothing of this log (a transient log after the broker wiped transient/):
+   * skip the scan. Either way, a log without files creates its directory only at its first write.
+   */
+  fresh?: boolean;
 }
 
 /** Public description of a segment (streams will use the timestamps for time-based lookups). */
@@ -63,8 +73,6 @@ export function segmentFileName(base: number): string {
 type DurableCallback = (err: Error | null) => void;
 
 class Segment {
-  fd = -1;
-  opening: Promise<number> | null = null;
   nextOffset: number;
   /** Bytes appended, including the ones still in memory. */
   size = 0;
@@ -76,16 +84,20 @@ class Segment {
   idxPositions = new Float64Array(16);
   idxCount = 0;
   lastIndexedPos = -INDEX_INTERVAL_BYTES;
-  /** Reads and syncs in progress that need fd to stay open. */
+  /** Reads and syncs in progress (they also pin the handle; this count guards deletion). */
   users = 0;
   deleted = false;
   reaped = false;
 
   constructor(
     readonly base: number,
-    readonly file: string,
+    readonly handle: FileHandle,
   ) {
     this.nextOffset = base;
+  }
+
+  get file(): string {
+    return this.handle.file;
   }
 
   noteRecord(offset: number, pos: number, size: number, timestamp: number): void {
@@ -190,6 +202,9 @@ export class SegmentLog {
   private readonly commit: GroupCommit;
   private readonly fsync: boolean;
   private readonly warn: (message: string) => void;
+  private readonly files: FileHandleCache;
+  /** The directory may exist (found at open, or a file was created since): destroy() must remove it. */
+  private dirMayExist = true;
   /** Live segments in base order; the last one is active. */
   private segments: Segment[] = [];
   private next = 0;
@@ -216,13 +231,23 @@ export class SegmentLog {
     this.commit = opts.commit;
     this.fsync = opts.fsync && opts.commit.fsync;
     this.warn = opts.onWarning ?? noop;
+    this.files = opts.files ?? sharedFileHandleCache();
   }
 
   static async open(opts: SegmentLogOptions): Promise<SegmentLog> {
     const log = new SegmentLog(opts);
-    await fs.promises.mkdir(log.dir, { recursive: true });
-    await log.recover();
+    if (opts.fresh) {
+      log.dirMayExist = false;
+      log.segments.push(log.newSegment(0));
+    } else {
+      await log.recover();
+    }
     return log;
+  }
+
+  /** false when the log found no directory at open and has written nothing since (it holds no file). */
+  get onDisk(): boolean {
+    return this.dirMayExist;
   }
 
   get nextOffset(): number {
@@ -398,29 +423,35 @@ export class SegmentLog {
     if (this.closed) return;
     this.closed = true;
     await this.whenIdle();
-    if (this.fsync && !this.failed && this.active.fd >= 0) await fdatasync(this.active.fd).catch(noop);
-    for (const seg of this.segments) {
-      if (seg.opening) await seg.opening.catch(noop);
-      if (seg.fd >= 0) {
-        const fd = seg.fd;
-        seg.fd = -1;
-        await closeFile(fd).catch(noop);
+    const active = this.active;
+    if (this.fsync && !this.failed && active.handle.exists) {
+      const fd = await active.handle.acquire().catch(() => -1);
+      if (fd >= 0) {
+        await fdatasync(fd).catch(noop);
+        active.handle.release();
       }
     }
+    for (const seg of this.segments) await seg.handle.close();
   }
 
   /** Closes the log and removes its directory. */
   async destroy(): Promise<void> {
     await this.close();
-    await fs.promises.rm(this.dir, { recursive: true, force: true });
+    if (this.dirMayExist) await fs.promises.rm(this.dir, { recursive: true, force: true });
   }
 
   // ---- writing ----
 
   private roll(): Segment {
-    const seg = new Segment(this.next, path.join(this.dir, segmentFileName(this.next)));
+    const seg = this.newSegment(this.next);
     this.segments.push(seg);
     return seg;
+  }
+
+  /** A segment whose file is created at its first write. */
+  private newSegment(base: number): Segment {
+    const file = path.join(this.dir, segmentFileName(base));
+    return new Segment(base, this.files.handle(file, { exists: false, syncDirOnCreate: this.fsync }));
   }
 
   private setFlag(offset: number, persistent: boolean): void {
@@ -458,18 +489,27 @@ export class SegmentLog {
     const first = this.unwritten[0];
     const last = this.unwritten[n - 1];
     const persistent = this.unwritten.slice(0, n).some((c) => c.persistent);
+    // The handle stays pinned from here until the write (and its sync, if any) completes.
     const start = (fd: number) => {
       writevFull(fd, bufs, first.filePos, (err) => {
-        if (err) return this.fail(err);
-        this.afterWrite(seg, n, last.filePos + last.used, last.nextOffset, persistent);
+        if (err) {
+          seg.handle.release();
+          return this.fail(err);
+        }
+        this.afterWrite(seg, fd, n, last.filePos + last.used, last.nextOffset, persistent);
       });
     };
-    if (seg.fd >= 0) start(seg.fd);
-    else this.openSegment(seg, true).then(start, (err: Error) => this.fail(err));
+    const fd = seg.handle.tryAcquire();
+    if (fd >= 0) start(fd);
+    else {
+      this.dirMayExist = true;
+      seg.handle.acquire().then(start, (err: Error) => this.fail(err));
+    }
   }
 
   private afterWrite(
     seg: Segment,
+    fd: number,
     n: number,
     writtenSize: number,
     through: number,
@@ -486,7 +526,8 @@ export class SegmentLog {
     if (persistent && this.fsync) {
       this.syncOutstanding++;
       seg.users++;
-      this.commit.requestSync(seg.fd, (err) => {
+      this.commit.requestSync(fd, (err) => {
+        seg.handle.release();
         seg.users--;
         this.syncOutstanding--;
         if (err) this.fail(err);
@@ -500,8 +541,9 @@ export class SegmentLog {
         this.maybeReap(seg);
         this.checkIdle();
       });
-    } else if (this.syncOutstanding === 0) {
-      this.durableThrough = through;
+    } else {
+      seg.handle.release();
+      if (this.syncOutstanding === 0) this.durableThrough = through;
     }
     this.maybeReap(seg);
     try {
@@ -543,27 +585,11 @@ export class SegmentLog {
 
   // ---- files ----
 
-  private openSegment(seg: Segment, create: boolean): Promise<number> {
-    if (seg.fd >= 0) return Promise.resolve(seg.fd);
-    if (!seg.opening) {
-      seg.opening = (async () => {
-        const fd = await openFile(seg.file, create ? 'w+' : 'r');
-        if (create && this.fsync) await syncDir(this.dir);
-        seg.fd = fd;
-        seg.opening = null;
-        return fd;
-      })();
-    }
-    return seg.opening;
-  }
-
   /** Unlinks and closes a deleted segment once nothing uses it any more. */
   private maybeReap(seg: Segment): void {
-    if (!seg.deleted || seg.reaped || seg.users > 0 || seg.opening || seg.writtenSize < seg.size) return;
+    if (!seg.deleted || seg.reaped || seg.users > 0 || seg.writtenSize < seg.size) return;
     seg.reaped = true;
-    const fd = seg.fd;
-    seg.fd = -1;
-    if (fd >= 0) fs.close(fd, noop);
+    seg.handle.close().catch(noop);
     fs.unlink(seg.file, (err) => {
       if (err && err.code !== 'ENOENT') this.warn(`could not delete segment ${seg.file}: ${err.message}`);
     });
@@ -675,8 +701,10 @@ export class SegmentLog {
     let pos = seg.positionFor(from);
     if (pos >= end) return bytes;
     seg.users++;
+    let fd = -1;
     try {
-      const fd = await this.openSegment(seg, false);
+      fd = seg.handle.tryAcquire();
+      if (fd < 0) fd = await seg.handle.acquire();
       const window = Math.min(Math.max(maxBytes, 16 * 1024), 4 * 1024 * 1024);
       while (pos < end) {
         if (seg.reaped) return bytes;
@@ -713,6 +741,7 @@ export class SegmentLog {
       }
       return bytes;
     } finally {
+      if (fd >= 0) seg.handle.release();
       seg.users--;
       this.maybeReap(seg);
     }
@@ -721,7 +750,15 @@ export class SegmentLog {
   // ---- recovery ----
 
   private async recover(): Promise<void> {
-    const names = (await fs.promises.readdir(this.dir)).filter((n) => SEGMENT_NAME.test(n)).sort();
+    let names: string[];
+    try {
+      names = (await fs.promises.readdir(this.dir)).filter((n) => SEGMENT_NAME.test(n)).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      names = [];
+      this.dirMayExist = false; // a new log: the directory is made at the first write
+    }
+    let lastFileIsActive = false;
     for (let i = 0; i < names.length; i++) {
       const base = Number(names[i].slice(0, 20));
       const file = path.join(this.dir, names[i]);
@@ -731,24 +768,27 @@ export class SegmentLog {
         await fs.promises.rename(file, `${file}.ignored`).catch(noop);
         continue;
       }
-      const seg = new Segment(base, file);
-      const fd = await openFile(file, isLast ? 'r+' : 'r');
-      seg.fd = fd;
-      const fileSize = (await fs.promises.stat(file)).size;
-      const validSize = await this.scanSegment(seg, fileSize);
-      if (validSize < fileSize) {
-        if (isLast) {
-          this.warn(`truncating torn tail of ${file} at ${validSize} (file had ${fileSize} bytes)`);
-          await fs.promises.truncate(file, validSize);
-          if (this.fsync) await fdatasync(fd);
-        } else {
-          this.warn(`corrupt record in ${file} at ${validSize}; later records of this segment are ignored`);
+      const seg = new Segment(base, this.files.handle(file, { exists: true, syncDirOnCreate: false }));
+      const fd = await seg.handle.acquire();
+      try {
+        const fileSize = (await fs.promises.stat(file)).size;
+        const validSize = await this.scanSegment(seg, fd, fileSize);
+        if (validSize < fileSize) {
+          if (isLast) {
+            this.warn(`truncating torn tail of ${file} at ${validSize} (file had ${fileSize} bytes)`);
+            await fs.promises.truncate(file, validSize);
+            if (this.fsync) await fdatasync(fd);
+          } else {
+            this.warn(`corrupt record in ${file} at ${validSize}; later records of this segment are ignored`);
+          }
         }
+      } finally {
+        seg.handle.release();
       }
       seg.writtenSize = seg.size;
+      lastFileIsActive = isLast;
       if (!isLast) {
-        seg.fd = -1;
-        await closeFile(fd);
+        await seg.handle.close(); // sealed: reopened on demand by reads
         if (seg.size === 0) {
           await fs.promises.unlink(file).catch(noop);
           continue;
@@ -757,20 +797,17 @@ export class SegmentLog {
       this.segments.push(seg);
       this.next = seg.nextOffset;
     }
-    if (this.segments.length === 0 || this.active.fd < 0) {
-      const seg = new Segment(this.next, path.join(this.dir, segmentFileName(this.next)));
-      this.segments.push(seg);
-      await this.openSegment(seg, true);
-    }
+    // Appends never go to a sealed segment (its tail may be corrupt): start a new one, created on first write.
+    if (!lastFileIsActive) this.segments.push(this.newSegment(this.next));
     this.writtenThrough = this.durableThrough = this.flagsBase = this.next;
   }
 
   /** Scans seg's file, building its index; returns the byte length of the valid prefix. */
-  private async scanSegment(seg: Segment, fileSize: number): Promise<number> {
+  private async scanSegment(seg: Segment, fd: number, fileSize: number): Promise<number> {
     let pos = 0;
     let buf = Buffer.allocUnsafe(Math.min(RECOVERY_WINDOW_BYTES, Math.max(fileSize, 1)));
     while (pos < fileSize) {
-      const got = await readFull(seg.fd, buf, 0, Math.min(buf.length, fileSize - pos), pos);
+      const got = await readFull(fd, buf, 0, Math.min(buf.length, fileSize - pos), pos);
       let p = 0;
       for (;;) {
         const size = checkRecord(buf, p, got);

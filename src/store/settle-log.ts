@@ -3,11 +3,13 @@
  * Each entry is 12 bytes: u64 offset + u32 CRC32C of those 8 bytes. The CRC (beyond the plain u64 of the
  * first design) makes zero-filled or garbage tails after a crash detectable instead of settling offset 0.
  * Settles are fire-and-forget and batched per tick; flush() makes everything so far durable.
+ * The file is opened through the shared FileHandleCache and only created by the first write.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32c } from './crc32c.js';
-import { closeFile, openFile, readFull, syncDir, writeAll, writevFull } from './fs-io.js';
+import { type FileHandle, type FileHandleCache, sharedFileHandleCache } from './file-handle-cache.js';
+import { readFull, syncDir, writeAll, writevFull } from './fs-io.js';
 import type { GroupCommit } from './group-commit.js';
 
 export const SETTLE_ENTRY_BYTES = 12;
@@ -19,6 +21,10 @@ export interface SettleLogOptions {
   commit: GroupCommit;
   fsync: boolean;
   onWarning?: (message: string) => void;
+  /** Shared pool of open files; default: the process-wide one. */
+  files?: FileHandleCache;
+  /** The file is known not to exist (its store is new): skip the stat at open. */
+  fresh?: boolean;
 }
 
 export class SettleLogError extends Error {
@@ -33,7 +39,8 @@ function encodeEntry(buf: Buffer, pos: number, offset: number): void {
 }
 
 export class SettleLog {
-  private fd = -1;
+  private readonly files: FileHandleCache;
+  private handle: FileHandle;
   private fileBytes = 0;
   private batch = Buffer.allocUnsafe(BATCH_INITIAL_BYTES);
   private batchUsed = 0;
@@ -57,13 +64,25 @@ export class SettleLog {
   ) {
     this.fsync = opts.fsync && opts.commit.fsync;
     this.warn = opts.onWarning ?? (() => {});
+    this.files = opts.files ?? sharedFileHandleCache();
+    this.handle = this.files.handle(file, { exists: false, syncDirOnCreate: this.fsync });
   }
 
   static async open(file: string, opts: SettleLogOptions): Promise<SettleLog> {
     const log = new SettleLog(file, opts);
-    log.fd = await openFile(file, 'a+');
-    log.fileBytes = (await fs.promises.stat(file)).size;
+    if (opts.fresh) return log;
+    try {
+      log.fileBytes = (await fs.promises.stat(file)).size;
+      log.handle.exists = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
     return log;
+  }
+
+  /** Whether the file exists (found at open or written since). */
+  get onDisk(): boolean {
+    return this.handle.exists;
   }
 
   /** Bytes in the file (entries written so far). */
@@ -84,20 +103,26 @@ export class SettleLog {
     let pos = 0;
     let validEnd = 0;
     let bad = 0;
-    while (pos < this.fileBytes) {
-      const got = await readFull(this.fd, buf, 0, Math.min(buf.length, this.fileBytes - pos), pos);
-      if (got === 0) break;
-      const whole = got - (got % SETTLE_ENTRY_BYTES);
-      for (let p = 0; p < whole; p += SETTLE_ENTRY_BYTES) {
-        if (crc32c(buf, p, p + 8) !== buf.readUInt32BE(p + 8)) {
-          bad++;
-          continue;
+    if (this.fileBytes === 0) return;
+    const fd = await this.handle.acquire();
+    try {
+      while (pos < this.fileBytes) {
+        const got = await readFull(fd, buf, 0, Math.min(buf.length, this.fileBytes - pos), pos);
+        if (got === 0) break;
+        const whole = got - (got % SETTLE_ENTRY_BYTES);
+        for (let p = 0; p < whole; p += SETTLE_ENTRY_BYTES) {
+          if (crc32c(buf, p, p + 8) !== buf.readUInt32BE(p + 8)) {
+            bad++;
+            continue;
+          }
+          onOffset(buf.readUInt32BE(p) * TWO_32 + buf.readUInt32BE(p + 4));
+          validEnd = pos + p + SETTLE_ENTRY_BYTES;
         }
-        onOffset(buf.readUInt32BE(p) * TWO_32 + buf.readUInt32BE(p + 4));
-        validEnd = pos + p + SETTLE_ENTRY_BYTES;
+        pos += whole;
+        if (whole < got) break;
       }
-      pos += whole;
-      if (whole < got) break;
+    } finally {
+      this.handle.release();
     }
     if (validEnd < this.fileBytes) {
       this.warn(`settle log ${this.file}: dropping ${this.fileBytes - validEnd} bytes of torn tail`);
@@ -155,20 +180,21 @@ export class SettleLog {
       });
       const out = Buffer.allocUnsafe(kept.length * SETTLE_ENTRY_BYTES);
       for (let i = 0; i < kept.length; i++) encodeEntry(out, i * SETTLE_ENTRY_BYTES, kept[i]);
-      const tmp = `${this.file}.tmp`;
-      const tfd = await openFile(tmp, 'w');
+      const tmp = this.files.handle(`${this.file}.tmp`, { exists: false, syncDirOnCreate: false });
+      const tfd = await tmp.acquire();
       try {
         await writeAll(tfd, out, 0);
         if (this.fsync) await new Promise<void>((res, rej) => fs.fsync(tfd, (e) => (e ? rej(e) : res())));
       } finally {
-        await closeFile(tfd);
+        tmp.release();
+        await tmp.close();
       }
-      await fs.promises.rename(tmp, this.file);
+      // Nothing uses the old file now (writes wait for the compaction): its next open finds the new one.
+      await this.handle.close();
+      await fs.promises.rename(tmp.file, this.file);
+      this.handle.exists = true;
       if (this.fsync) await syncDir(path.dirname(this.file));
-      const old = this.fd;
-      this.fd = await openFile(this.file, 'a+');
       this.fileBytes = out.length;
-      await closeFile(old);
     } finally {
       this.compacting = false;
       if (this.batchUsed > 0 || this.flushWaiters.length > 0) this.schedule();
@@ -180,8 +206,7 @@ export class SettleLog {
     if (this.compaction) await this.compaction.catch(() => {});
     await this.flush().catch(() => {});
     this.closed = true;
-    await closeFile(this.fd).catch(() => {});
-    this.fd = -1;
+    await this.handle.close();
   }
 
   private schedule(): void {
@@ -195,24 +220,43 @@ export class SettleLog {
 
   private write(): void {
     if (this.writing || this.compacting || this.failed) return;
-    const seq = this.accepted;
     const needSync = this.fsync && this.flushWaiters.length > 0;
-    const fd = this.fd;
+    if (this.batchUsed === 0 && (!needSync || !this.handle.exists)) {
+      // Everything accepted is written already; a file never created has nothing to sync either.
+      this.written = this.accepted;
+      if (needSync) this.synced = this.accepted;
+      this.release();
+      return;
+    }
+    this.writing = true;
+    const fd = this.handle.tryAcquire();
+    if (fd >= 0) this.writeWith(fd, needSync);
+    else
+      this.handle.acquire().then(
+        (opened) => this.writeWith(opened, needSync),
+        (err: Error) => this.fail(err),
+      );
+  }
+
+  /** Runs with the handle pinned; unpins once the write (and sync) is done. */
+  private writeWith(fd: number, needSync: boolean): void {
+    const seq = this.accepted;
     const afterWrite = () => {
       this.written = seq;
       if (!needSync) {
+        this.handle.release();
         this.writing = false;
         this.release();
         return;
       }
       this.opts.commit.requestSync(fd, (syncErr) => {
+        this.handle.release();
         this.writing = false;
         if (syncErr) return this.fail(syncErr);
         this.synced = Math.max(this.synced, seq);
         this.release();
       });
     };
-    this.writing = true;
     if (this.batchUsed === 0) {
       afterWrite();
       return;
@@ -222,7 +266,10 @@ export class SettleLog {
     this.batch = Buffer.allocUnsafe(Math.max(BATCH_INITIAL_BYTES, this.batchUsed));
     this.batchUsed = 0;
     writevFull(fd, [data], this.fileBytes, (err) => {
-      if (err) return this.fail(err);
+      if (err) {
+        this.handle.release();
+        return this.fail(err);
+      }
       this.fileBytes += data.length;
       afterWrite();
     });

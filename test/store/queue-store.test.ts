@@ -96,7 +96,7 @@ test('a segment fully settled while active is deleted once it rolls', async () =
   await store.destroy();
 });
 
-test('a transient store is wiped at open and keeps nothing across restarts', async () => {
+test('a transient store ignores what its directory holds at open and keeps nothing across restarts', async () => {
   const dir = tempDir();
   let store = await openStore(dir, false);
   for (let i = 0; i < 20; i++) store.append(record(i, true));

@@ -89,7 +89,11 @@ test('priority order, dead-lettered messages and delayed messages survive restar
     );
     const [dead] = await collect(ch2, 'dead.q', 1);
     assert.equal(dead.content.toString(), 'poison');
-    const death = (dead.properties.headers?.['x-death'] as unknown as Array<Record<string, unknown>>)[0];
+    const deaths = dead.properties.headers?.['x-death'] as unknown as
+      | Array<Record<string, unknown>>
+      | undefined;
+    assert.ok(deaths, 'the dead-lettered copy carries x-death');
+    const death = deaths[0];
     assert.equal(death.reason, 'rejected');
     assert.equal(death.queue, 'work.q');
     assert.equal(death.count, 1);
