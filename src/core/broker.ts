@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { DEFAULT_MAX_OPEN_FILES, FileHandleCache } from '../store/file-handle-cache.js';
 import { GroupCommit } from '../store/group-commit.js';
 import { MetadataStore } from '../store/metadata-store.js';
 import { QueueStore } from '../store/queue-store.js';
@@ -16,6 +17,8 @@ export interface BrokerOptions {
   segmentMaxBytes: number;
   queueCacheBytes: number;
   queueReadAheadBytes: number;
+  /** Segment and settle files the stores keep open at once (least recently used ones are closed). */
+  maxOpenFiles: number;
   users: UserDefinition[];
   vhosts: string[];
 }
@@ -25,6 +28,7 @@ export const defaultBrokerOptions: Omit<BrokerOptions, 'dataDir'> = {
   segmentMaxBytes: 64 * 1024 * 1024,
   queueCacheBytes: 16 * 1024 * 1024,
   queueReadAheadBytes: 1024 * 1024,
+  maxOpenFiles: DEFAULT_MAX_OPEN_FILES,
   users: [{ name: 'guest', password: 'guest', vhosts: ['/'], loopbackOnly: true }],
   vhosts: ['/'],
 };
@@ -38,6 +42,7 @@ export const defaultBrokerOptions: Omit<BrokerOptions, 'dataDir'> = {
 export class Broker {
   private readonly vhosts = new Map<string, VHost>();
   private readonly users: UserRegistry;
+  private readonly files: FileHandleCache;
   /** Operator policies (RabbitMQ's), persisted in the metadata store; a change re-applies to live queues. */
   readonly policies: PolicyRegistry;
   private closed = false;
@@ -49,6 +54,7 @@ export class Broker {
     private readonly logger: Logger,
   ) {
     this.users = new UserRegistry(options.users);
+    this.files = new FileHandleCache({ maxOpenFiles: options.maxOpenFiles });
     this.policies = new PolicyRegistry(meta, {
       onWarning: (message) => logger.warn({ store: 'meta' }, message),
     });
@@ -139,6 +145,7 @@ export class Broker {
           fsync: this.options.fsync,
           segmentMaxBytes: this.options.segmentMaxBytes,
           durable,
+          files: this.files,
           onWarning: (message) => this.logger.warn({ vhost: name, queueId: id }, message),
         }),
       onQueueStoreError: (queue: Queue, err: Error) =>

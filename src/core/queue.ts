@@ -88,6 +88,8 @@ export class Queue {
   private drainScheduled = false;
   /** The read-ahead in progress, shared by everyone waiting for the head to come from disk. */
   private readInFlight: Promise<void> | null = null;
+  /** One past the last offset the read-ahead brought into the cache. */
+  private readAheadEnd = 0;
   /** Messages on their way to the dead-letter exchange, in the order they died. */
   private readonly dying: Array<{ offset: number; reason: DeadLetterReason; message: Message | undefined }> =
     [];
@@ -484,28 +486,54 @@ export class Queue {
         return;
       }
       const consumer = this.nextConsumerWithCredit();
-      if (!consumer) return;
+      if (!consumer) break;
       const size = this.ready.peekSize();
       const priority = this.ready.headLevel();
       this.removeHead(offset, message);
       this.deliverTo(consumer, offset, message, expiresAt, size, priority);
     }
     this.armExpiryTimer();
+    if (this.ready.length > 0) this.prefetchBacklog();
   }
 
   private loadHead(): Promise<void> {
-    this.readInFlight ??= this.readAhead().finally(() => {
+    this.readInFlight ??= this.readAhead(undefined).finally(() => {
       this.readInFlight = null;
     });
     return this.readInFlight;
   }
 
-  /** Reads the backlog ahead of the head into the cache, matching records to ring positions (both ascending). */
-  private async readAhead(): Promise<void> {
+  /**
+   * Keeps the next window of the on-disk backlog coming while consumers work through the cached one, so a
+   * drain does not stop at every window boundary to wait for the disk.
+   */
+  private prefetchBacklog(): void {
+    if (this.readInFlight || this.cacheBytes >= this.options.readAheadBytes / 2) return;
+    const ring = this.ready.headRing();
+    if (!ring || ring.length === 0 || !this.cache.has(ring.peekOffset())) return;
+    // Cached messages form a prefix of the ring: the first uncached one is past the last cached offset.
+    let lo = 0;
+    let hi = ring.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ring.offsetAt(mid) < this.readAheadEnd) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= ring.length) return;
+    const from = ring.offsetAt(lo);
+    if (this.cache.has(from)) return;
+    this.readInFlight = this.readAhead(from).finally(() => {
+      this.readInFlight = null;
+      this.scheduleDrain();
+    });
+  }
+
+  /** Reads the backlog from `from` (default: the head) into the cache, matching records to ring positions. */
+  private async readAhead(from: number | undefined): Promise<void> {
     const ring = this.ready.headRing();
     if (!ring) return;
     try {
-      const head = ring.peekOffset();
+      const head = from ?? ring.peekOffset();
       let records: LogRecord[] = await this.store.readRange(head, this.options.readAheadBytes, 4096);
       if (records.length === 0 || records[0].offset !== head) {
         const one = await this.store.read(head);
@@ -513,7 +541,10 @@ export class Queue {
       }
       if (this.deleted) return;
       this.cacheRecords(ring, records);
+      if (records.length > 0)
+        this.readAheadEnd = Math.max(this.readAheadEnd, records[records.length - 1].offset + 1);
       if (
+        from === undefined &&
         ring.length > 0 &&
         ring.peekOffset() === head &&
         !this.cache.has(head) &&

@@ -48,6 +48,7 @@ export function brokerOptions(config: BrokerConfig): BrokerOptions {
     segmentMaxBytes: config.limits.segmentMaxBytes,
     queueCacheBytes: config.limits.queueCacheBytes,
     queueReadAheadBytes: config.limits.queueReadAheadBytes,
+    maxOpenFiles: config.limits.maxOpenFiles,
     users: config.users,
     vhosts: config.vhosts,
   };

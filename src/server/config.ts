@@ -62,6 +62,8 @@ const limitsSchema = z.strictObject({
   queueCacheBytes: integer(0, GIB).default(16 * MIB),
   /** How much of a queue's on-disk backlog one read brings into memory. */
   queueReadAheadBytes: integer(4 * KIB, 64 * MIB).default(MIB),
+  /** Queue files (segments, settle logs) kept open at once; the least recently used are closed and reopened. */
+  maxOpenFiles: integer(16, 1_000_000).default(4096),
   /** Resident memory, as a percentage of the machine's, above which publishers are blocked (RabbitMQ: 40). */
   memoryHighWatermarkPercent: integer(1, 95).default(40),
   /** Free disk space under the data directory below which publishers are blocked (RabbitMQ: 50 MB). */
@@ -208,6 +210,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     'nesting of field tables',
   ),
   option('limits.handshakeTimeoutMs', 'handshake-timeout', 'ms', 'integer', 'connect-to-open time limit'),
+  option('limits.maxOpenFiles', 'max-open-files', 'count', 'integer', 'queue files kept open at once'),
   option(
     'limits.memoryHighWatermarkPercent',
     'memory-high-watermark',

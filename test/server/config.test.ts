@@ -51,6 +51,7 @@ describe('loadConfig defaults', () => {
       segmentMaxBytes: 64 * 1024 * 1024,
       queueCacheBytes: 16 * 1024 * 1024,
       queueReadAheadBytes: 1024 * 1024,
+      maxOpenFiles: 4096,
       memoryHighWatermarkPercent: 40,
       diskFreeLimitBytes: 50_000_000,
     });
