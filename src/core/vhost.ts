@@ -400,9 +400,9 @@ export class VHost {
     }
     const delayed = exchangeName === '' ? undefined : this.exchanges.get(exchangeName)?.delayed;
     if (delayed) {
-      if (this.exchanges.get(exchangeName)!.internal) this.getRoutableExchange(exchangeName);
       const delay = delayOf(message);
       if (delay > 0) {
+        this.getRoutableExchange(exchangeName); // an internal exchange refuses client publishes (403)
         delayed.schedule(message, Date.now() + delay, onStored);
         return 1;
       }
