@@ -4,7 +4,7 @@
  * one JSON document) and optionally a rate-over-time SVG.
  */
 import { writeFile } from 'node:fs/promises';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { type BenchOptions, DEFAULT_BENCH_OPTIONS } from './bench-options.js';
 import { runBench } from './bench-runner.js';
 import { Progress, type ProgressSink } from './progress.js';
@@ -82,7 +82,7 @@ function buildCommand(io: BenchIo): Command {
   const ids = ALL_SCENARIOS.map(
     (s) => `  ${s.id.padEnd(11)} ${s.title}${DEFAULT_SCENARIOS.includes(s) ? '' : ' (only when named)'}`,
   ).join('\n');
-  return new Command('bench')
+  return new Command('eventter bench')
     .description('measure an AMQP 0-9-1 broker (EventterMQ, RabbitMQ, ...) with the same scenarios')
     .helpOption('-h, --help', 'show help')
     .option('--url <url>', 'broker to measure', process.env.EVENTTER_BENCH_URL ?? DEFAULT_BENCH_URL)
@@ -92,7 +92,11 @@ function buildCommand(io: BenchIo): Command {
       scenarioList,
       DEFAULT_SCENARIOS.map((s) => s.id),
     )
-    .option('--duration <seconds>', 'length of each time-bound phase', secondsOption(0.1, 3600), d.durationMs)
+    .addOption(
+      new Option('--duration <seconds>', 'length of each time-bound phase')
+        .argParser(secondsOption(0.1, 3600))
+        .default(d.durationMs, `${d.durationMs / 1000}`),
+    )
     .option('--messages <n>', 'bind each phase by a message count instead of time', intOption(1, 1e9))
     .option(
       '--size <bytes>',
@@ -115,11 +119,10 @@ function buildCommand(io: BenchIo): Command {
       intOption(1, 1_000_000),
       d.connections,
     )
-    .option(
-      '--drain-timeout <seconds>',
-      'upper bound on each drain and on the backlog fill',
-      secondsOption(1, 86400),
-      d.drainTimeoutMs,
+    .addOption(
+      new Option('--drain-timeout <seconds>', 'upper bound on each drain and on the backlog fill')
+        .argParser(secondsOption(1, 86400))
+        .default(d.drainTimeoutMs, `${d.drainTimeoutMs / 1000}`),
     )
     .option(
       '--broker-pid <pid>',
