@@ -123,6 +123,12 @@ async function readPasswordFromStdin(): Promise<string> {
   return (newline >= 0 ? text.slice(0, newline) : text).replace(/\r$/, '');
 }
 
+// `eventter ... | head` closes stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = buildProgram();
 if (process.argv.length <= 2) {
   program.outputHelp();
