@@ -61,3 +61,23 @@ print_result() {
   echo "RESULT suite=$suite broker=$BROKER_LABEL pass=$pass fail=$fail total=$((pass + fail))${note:+ note=$note}"
   [[ "$fail" == 0 && "$pass" -gt 0 ]]
 }
+
+# run_junit_suite SUITE TEST_CMD LOG XML EXPECTED: runs a suite that writes a JUnit report, prints each failure
+# (FAIL name :: first error line) and the RESULT line; the exit status says whether everything passed.
+run_junit_suite() {
+  local suite="$1" test_cmd="$2" log="$3" xml="$4" expected="$5"
+  run_in_netns "$test_cmd" >"$log" 2>&1
+  local rc=$?
+  if [[ ! -s "$xml" ]]; then
+    tail -20 "$log"
+    print_result "$suite" 0 0 "$expected" "no-report(rc=$rc,log=$log)"
+    return 1
+  fi
+  local summary pass fail
+  summary="$(python3 "$CONFORMANCE_SCRIPTS/summarise-junit.py" "$xml")"
+  grep '^FAIL ' <<<"$summary"
+  pass=$(sed -n 's/^COUNTS pass=\([0-9]*\).*/\1/p' <<<"$summary")
+  fail=$(sed -n 's/^COUNTS .*fail=\([0-9]*\).*/\1/p' <<<"$summary")
+  echo "(log: $log, junit: $xml)"
+  print_result "$suite" "$pass" "$fail" "$expected"
+}

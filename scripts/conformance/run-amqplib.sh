@@ -24,16 +24,4 @@ TEST_CMD="cd '$SUITE_DIR' && URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT timeout
   test/callback_api.test.js test/channel_api.test.js test/connect.test.js"
 
 echo "amqplib vs $BROKER_LABEL: $BROKER_CMD"
-run_in_netns "$TEST_CMD" >"$LOG" 2>&1
-RC=$?
-if [[ ! -s "$XML" ]]; then
-  tail -20 "$LOG"
-  print_result amqplib 0 0 "$EXPECTED" "no-report(rc=$RC,log=$LOG)"
-  exit 1
-fi
-SUMMARY="$(python3 "$CONFORMANCE_SCRIPTS/summarise-junit.py" "$XML")"
-grep '^FAIL ' <<<"$SUMMARY"
-PASS=$(sed -n 's/^COUNTS pass=\([0-9]*\).*/\1/p' <<<"$SUMMARY")
-FAIL=$(sed -n 's/^COUNTS .*fail=\([0-9]*\).*/\1/p' <<<"$SUMMARY")
-echo "(log: $LOG, junit: $XML)"
-print_result amqplib "$PASS" "$FAIL" "$EXPECTED"
+run_junit_suite amqplib "$TEST_CMD" "$LOG" "$XML" "$EXPECTED"

@@ -30,16 +30,4 @@ TEST_CMD="cd '$SUITE_DIR' && RABBITMQ_HOST=127.0.0.1 PYTHONDONTWRITEBYTECODE=1 \
   -E py-amqp t/integration/test_py_amqp.py"
 
 echo "kombu vs $BROKER_LABEL ($KOMBU_PYTHON): $BROKER_CMD"
-run_in_netns "$TEST_CMD" >"$LOG" 2>&1
-RC=$?
-if [[ ! -s "$XML" ]]; then
-  tail -20 "$LOG"
-  print_result kombu 0 0 "$EXPECTED" "no-report(rc=$RC,log=$LOG)"
-  exit 1
-fi
-SUMMARY="$(python3 "$CONFORMANCE_SCRIPTS/summarise-junit.py" "$XML")"
-grep '^FAIL ' <<<"$SUMMARY"
-PASS=$(sed -n 's/^COUNTS pass=\([0-9]*\).*/\1/p' <<<"$SUMMARY")
-FAIL=$(sed -n 's/^COUNTS .*fail=\([0-9]*\).*/\1/p' <<<"$SUMMARY")
-echo "(log: $LOG, junit: $XML)"
-print_result kombu "$PASS" "$FAIL" "$EXPECTED"
+run_junit_suite kombu "$TEST_CMD" "$LOG" "$XML" "$EXPECTED"

@@ -42,16 +42,4 @@ TEST_CMD="cd '$SUITE_DIR' && timeout -s INT -k 30 ${PIKA_TIMEOUT_S:-1200} '$PIKA
   --junitxml='$XML' -o junit_family=xunit2 $FILES -k 'not gevent and not tornado and not kqueue and not twisted'"
 
 echo "pika vs $BROKER_LABEL ($PIKA_PYTHON): $BROKER_CMD"
-run_in_netns "$TEST_CMD" >"$LOG" 2>&1
-RC=$?
-if [[ ! -s "$XML" ]]; then
-  tail -20 "$LOG"
-  print_result pika 0 0 "$EXPECTED" "no-report(rc=$RC,log=$LOG)"
-  exit 1
-fi
-SUMMARY="$(python3 "$CONFORMANCE_SCRIPTS/summarise-junit.py" "$XML")"
-grep '^FAIL ' <<<"$SUMMARY"
-PASS=$(sed -n 's/^COUNTS pass=\([0-9]*\).*/\1/p' <<<"$SUMMARY")
-FAIL=$(sed -n 's/^COUNTS .*fail=\([0-9]*\).*/\1/p' <<<"$SUMMARY")
-echo "(log: $LOG, junit: $XML)"
-print_result pika "$PASS" "$FAIL" "$EXPECTED"
+run_junit_suite pika "$TEST_CMD" "$LOG" "$XML" "$EXPECTED"
