@@ -11,6 +11,7 @@ import { OffsetBitmap } from './offset-bitmap.js';
 import type { LogRecord, NewRecord } from './record-format.js';
 import { SegmentLog } from './segment-log.js';
 import { SettleLog } from './settle-log.js';
+import type { StorageDamage } from './storage-damage.js';
 
 export interface QueueStoreOptions {
   dir: string;
@@ -23,6 +24,10 @@ export interface QueueStoreOptions {
    */
   durable: boolean;
   onWarning?: (message: string) => void;
+  /** Each damaged range recovery skipped (the records in it are lost; the rest are served). */
+  onDamage?: (damage: StorageDamage) => void;
+  /** Every failed write or sync of the segment or settle log (the broker re-checks free disk at once). */
+  onWriteError?: (err: Error) => void;
   /** Shared pool of open files (bounds descriptors across all stores); default: the process-wide one. */
   files?: FileHandleCache;
 }
@@ -75,6 +80,8 @@ export class QueueStore {
       fsync,
       segmentMaxBytes: opts.segmentMaxBytes,
       onWarning: opts.onWarning,
+      onDamage: opts.onDamage,
+      onWriteError: opts.onWriteError,
       files: opts.files,
       fresh: !opts.durable,
     });
@@ -83,6 +90,7 @@ export class QueueStore {
           commit: opts.commit,
           fsync,
           onWarning: opts.onWarning,
+          onWriteError: opts.onWriteError,
           files: opts.files,
           fresh: !log.onDisk, // no directory: no settle file either
         })
@@ -102,6 +110,11 @@ export class QueueStore {
     return this.log.sizeBytes + (this.settleLog?.sizeBytes ?? 0);
   }
 
+  /** Damage recovery found and stepped over. */
+  get damage(): readonly StorageDamage[] {
+    return this.log.damage;
+  }
+
   /** Number of segment files currently kept. */
   get segmentCount(): number {
     return this.log.segmentInfos().length;
@@ -114,12 +127,26 @@ export class QueueStore {
   async recover(onLive: LiveRecordCallback): Promise<void> {
     if (!this.settleLog) return;
     const log = this.log;
+    let highestSettled = -1;
     await this.settleLog.load((offset) => {
+      if (offset > highestSettled) highestSettled = offset;
       const base = log.segmentBaseFor(offset);
       if (base < 0 || !this.settled.add(offset)) return;
       this.counterFor(base).logged++;
       this.loggedLive++;
     });
+    // A settle can reach the disk before its record does (the two files sync independently, and a record may
+    // still be in memory when its message is acked): after a crash the settle log can name offsets past the
+    // log's end. They must never be handed out again, or those settles would swallow new messages.
+    if (highestSettled >= log.nextOffset) {
+      this.warn(
+        `settle log names offsets up to ${highestSettled}, past the log's end ${log.nextOffset}: ` +
+          `new messages start at ${highestSettled + 1}`,
+      );
+      await log.skipTo(highestSettled + 1);
+      this.activeBase = log.activeSegmentBase;
+      this.activeCounter = this.counterFor(this.activeBase);
+    }
     const infos = log.segmentInfos();
     let i = 0;
     let counter = infos.length > 0 ? this.counterFor(infos[0].base) : this.activeCounter;

@@ -6,10 +6,15 @@
  * Each segment keeps a sparse offset index (one entry per ~4 KiB) built while appending or at open.
  * Files are opened through a shared FileHandleCache (bounded open descriptors), and a new log creates its
  * directory and first segment file only at its first write.
+ *
+ * Failures: a failed write (a full disk, say) keeps its batch in memory and is retried with backoff at the
+ * same file position, so the log recovers by itself once space is free; confirms wait meanwhile. A failed
+ * sync fails the confirms of what it covered (they may or may not be on disk: the publisher decides) and
+ * the log carries on. Recovery steps over damaged records (see segment-scan.ts) and reports them.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type FileHandle, type FileHandleCache, sharedFileHandleCache } from './file-handle-cache.js';
+import { type FileHandleCache, sharedFileHandleCache } from './file-handle-cache.js';
 import { fdatasync, readFull, writevFull } from './fs-io.js';
 import type { GroupCommit } from './group-commit.js';
 import {
@@ -22,8 +27,13 @@ import {
   RECORD_CORRUPT,
   RECORD_INCOMPLETE,
   recordOffsetAt,
-  recordTimestampAt,
 } from './record-format.js';
+import { Segment, segmentFileName } from './segment.js';
+import { scanSegment } from './segment-scan.js';
+import { describeDamage, type StorageDamage } from './storage-damage.js';
+import { WaiterQueue } from './waiter-queue.js';
+
+export { segmentFileName } from './segment.js';
 
 export interface SegmentLogOptions {
   dir: string;
@@ -33,6 +43,10 @@ export interface SegmentLogOptions {
   fsync: boolean;
   /** Reports recoverable problems found at open (corrupt records, odd files). */
   onWarning?: (message: string) => void;
+  /** Called with each damaged range recovery skipped (also logged through onWarning). */
+  onDamage?: (damage: StorageDamage) => void;
+  /** Called on every failed write or sync (the broker re-checks free disk space at once). */
+  onWriteError?: (err: Error) => void;
   /** Shared pool of open files; default: the process-wide one. */
   files?: FileHandleCache;
   /**
@@ -57,82 +71,17 @@ export class SegmentLogError extends Error {
 
 export const DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
 const MIN_SEGMENT_MAX_BYTES = 4096;
-const INDEX_INTERVAL_BYTES = 4096;
 const CHUNK_BYTES = 256 * 1024;
 const CHUNK_POOL_MAX = 16;
-const RECOVERY_WINDOW_BYTES = 1024 * 1024;
+/** Backoff of write retries after a failure: doubles from the first to the last. */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 1000;
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
 
 /** Batch buffers are recycled across all logs: one allocation per tick would churn the GC. */
 const chunkPool: Buffer[] = [];
 
-export function segmentFileName(base: number): string {
-  return `${String(base).padStart(20, '0')}.seg`;
-}
-
 type DurableCallback = (err: Error | null) => void;
-
-class Segment {
-  nextOffset: number;
-  /** Bytes appended, including the ones still in memory. */
-  size = 0;
-  /** Bytes confirmed written to the file (reads from the file never go past this). */
-  writtenSize = 0;
-  firstTimestamp = 0;
-  lastTimestamp = 0;
-  idxOffsets = new Float64Array(16);
-  idxPositions = new Float64Array(16);
-  idxCount = 0;
-  lastIndexedPos = -INDEX_INTERVAL_BYTES;
-  /** Reads and syncs in progress (they also pin the handle; this count guards deletion). */
-  users = 0;
-  deleted = false;
-  reaped = false;
-
-  constructor(
-    readonly base: number,
-    readonly handle: FileHandle,
-  ) {
-    this.nextOffset = base;
-  }
-
-  get file(): string {
-    return this.handle.file;
-  }
-
-  noteRecord(offset: number, pos: number, size: number, timestamp: number): void {
-    if (this.idxCount === 0 || pos - this.lastIndexedPos >= INDEX_INTERVAL_BYTES) {
-      if (this.idxCount === this.idxOffsets.length) {
-        const o = new Float64Array(this.idxCount * 2);
-        o.set(this.idxOffsets);
-        this.idxOffsets = o;
-        const p = new Float64Array(this.idxCount * 2);
-        p.set(this.idxPositions);
-        this.idxPositions = p;
-      }
-      this.idxOffsets[this.idxCount] = offset;
-      this.idxPositions[this.idxCount++] = pos;
-      this.lastIndexedPos = pos;
-    }
-    if (this.size === 0) this.firstTimestamp = timestamp;
-    this.lastTimestamp = timestamp;
-    this.size = pos + size;
-    this.nextOffset = offset + 1;
-  }
-
-  /** File position of the indexed record at or before offset. */
-  positionFor(offset: number): number {
-    let lo = 0;
-    let hi = this.idxCount - 1;
-    if (hi < 0 || offset < this.idxOffsets[0]) return 0;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.idxOffsets[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return this.idxPositions[lo];
-  }
-}
 
 interface Chunk {
   seg: Segment;
@@ -143,55 +92,6 @@ interface Chunk {
   firstOffset: number;
   nextOffset: number;
   persistent: boolean;
-}
-
-/** Offsets waiting for an event, in ascending order, with their callbacks (head index avoids shift()). */
-class WaiterQueue {
-  private offsets: number[] = [];
-  private cbs: DurableCallback[] = [];
-  private head = 0;
-
-  add(offset: number, cb: DurableCallback): void {
-    const n = this.offsets.length;
-    if (n === this.head || this.offsets[n - 1] <= offset) {
-      this.offsets.push(offset);
-      this.cbs.push(cb);
-      return;
-    }
-    let lo = this.head;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.offsets[mid] <= offset) lo = mid + 1;
-      else hi = mid;
-    }
-    this.offsets.splice(lo, 0, offset);
-    this.cbs.splice(lo, 0, cb);
-  }
-
-  /** Runs (with err) every callback whose offset is < limit. */
-  release(limit: number, err: Error | null): void {
-    let thrown: unknown;
-    while (this.head < this.offsets.length && this.offsets[this.head] < limit) {
-      const cb = this.cbs[this.head];
-      this.cbs[this.head++] = noop;
-      try {
-        cb(err);
-      } catch (e) {
-        thrown ??= e;
-      }
-    }
-    if (this.head === this.offsets.length) {
-      this.offsets.length = 0;
-      this.cbs.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.offsets.length) {
-      this.offsets = this.offsets.slice(this.head);
-      this.cbs = this.cbs.slice(this.head);
-      this.head = 0;
-    }
-    if (thrown !== undefined) throw thrown;
-  }
 }
 
 function noop(): void {}
@@ -222,8 +122,17 @@ export class SegmentLog {
   private writeWaiters = new WaiterQueue();
   private syncWaiters = new WaiterQueue();
   private idleWaiters: Array<() => void> = [];
+  /** Set only by close-time write failures and file errors that leave nothing to retry. */
   private failed: Error | null = null;
   private closed = false;
+  /** Pending retry of a failed write, and the delay of the next one. */
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = RETRY_FIRST_MS;
+  private failedWrites = 0;
+  private readonly onDamage: (damage: StorageDamage) => void;
+  private readonly onWriteError: (err: Error) => void;
+  /** Damage recovery found and stepped over (kept for the health endpoint). */
+  readonly damage: StorageDamage[] = [];
 
   private constructor(opts: SegmentLogOptions) {
     this.dir = opts.dir;
@@ -232,6 +141,8 @@ export class SegmentLog {
     this.fsync = opts.fsync && opts.commit.fsync;
     this.warn = opts.onWarning ?? noop;
     this.files = opts.files ?? sharedFileHandleCache();
+    this.onDamage = opts.onDamage ?? noop;
+    this.onWriteError = opts.onWriteError ?? noop;
   }
 
   static async open(opts: SegmentLogOptions): Promise<SegmentLog> {
@@ -292,6 +203,30 @@ export class SegmentLog {
   segmentEnd(base: number): number {
     const seg = this.findSegment(base);
     return seg && seg.base === base ? seg.nextOffset : -1;
+  }
+
+  /**
+   * Never hands out an offset below `offset` (call before the first append after open): recovery found a
+   * durable reference (a settle record) to offsets the log no longer holds, and reusing them would let that
+   * reference swallow a new message. Starts a new segment there, created at once so the floor is durable.
+   */
+  async skipTo(offset: number): Promise<void> {
+    if (offset <= this.next) return;
+    if (this.unwritten.length > 0) throw new SegmentLogError('skipTo() after an append');
+    const active = this.active;
+    if (active.size === 0) {
+      this.segments.pop();
+      await active.handle.close();
+      if (active.handle.exists) await fs.promises.unlink(active.file).catch(noop);
+    }
+    const seg = this.newSegment(offset);
+    this.segments.push(seg);
+    this.next = this.writtenThrough = this.durableThrough = this.flagsBase = offset;
+    if (this.fsync || this.dirMayExist) {
+      await seg.handle.acquire();
+      seg.handle.release();
+      this.dirMayExist = true;
+    }
   }
 
   /** Assigns the next offset to rec and queues it for the next batched write. */
@@ -422,6 +357,11 @@ export class SegmentLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.retryTimer) {
+      // One last attempt; failing again while closed fails the waiters (see writeFailed).
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
     await this.whenIdle();
     const active = this.active;
     if (this.fsync && !this.failed && active.handle.exists) {
@@ -476,7 +416,7 @@ export class SegmentLog {
 
   /** Writes the chunks of the oldest unwritten segment in one writev; one write in flight per log. */
   private writeNext(): void {
-    if (this.inFlightChunks > 0 || this.unwritten.length === 0 || this.failed) {
+    if (this.inFlightChunks > 0 || this.unwritten.length === 0 || this.failed || this.retryTimer) {
       this.checkIdle();
       return;
     }
@@ -494,7 +434,7 @@ export class SegmentLog {
       writevFull(fd, bufs, first.filePos, (err) => {
         if (err) {
           seg.handle.release();
-          return this.fail(err);
+          return this.writeFailed(err);
         }
         this.afterWrite(seg, fd, n, last.filePos + last.used, last.nextOffset, persistent);
       });
@@ -503,8 +443,27 @@ export class SegmentLog {
     if (fd >= 0) start(fd);
     else {
       this.dirMayExist = true;
-      seg.handle.acquire().then(start, (err: Error) => this.fail(err));
+      seg.handle.acquire().then(start, (err: Error) => this.writeFailed(err));
     }
+  }
+
+  /**
+   * The batch stays queued and is written again, at the same position, after a backoff: a full disk is
+   * usually freed, and rewriting identical bytes over a partial write is harmless. Closing gives up.
+   */
+  private writeFailed(err: Error): void {
+    this.inFlightChunks = 0;
+    if (this.failedWrites++ === 0) this.warn(`write to ${this.dir} failed, retrying: ${err.message}`);
+    this.onWriteError(err);
+    if (this.closed) {
+      this.fail(err);
+      return;
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.writeNext();
+    }, this.retryDelayMs);
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
   }
 
   private afterWrite(
@@ -516,6 +475,11 @@ export class SegmentLog {
     persistent: boolean,
   ): void {
     seg.writtenSize = writtenSize;
+    if (this.failedWrites > 0) {
+      this.warn(`writes to ${this.dir} resumed after ${this.failedWrites} failed attempts`);
+      this.failedWrites = 0;
+      this.retryDelayMs = RETRY_FIRST_MS;
+    }
     for (let i = 0; i < n; i++) {
       const c = this.unwritten[i];
       if (c.buf.length === CHUNK_BYTES && chunkPool.length < CHUNK_POOL_MAX) chunkPool.push(c.buf);
@@ -530,8 +494,14 @@ export class SegmentLog {
         seg.handle.release();
         seg.users--;
         this.syncOutstanding--;
-        if (err) this.fail(err);
-        else {
+        if (err) {
+          // After a failed fsync the kernel may have dropped the dirty pages: what this sync covered is not
+          // known to be durable, so its confirms fail; later writes get syncs of their own.
+          this.warn(`sync of ${seg.file} failed: ${err.message}`);
+          this.onWriteError(err);
+          this.durableThrough = Math.max(this.durableThrough, through);
+          this.syncWaiters.release(through, err);
+        } else {
           this.durableThrough = Math.max(
             this.durableThrough,
             this.syncOutstanding === 0 ? this.writtenThrough : through,
@@ -567,7 +537,7 @@ export class SegmentLog {
   private whenIdle(): Promise<void> {
     return new Promise((resolve) => {
       this.idleWaiters.push(resolve);
-      if (!this.flushScheduled) this.writeNext();
+      if (!this.flushScheduled || this.closed) this.writeNext();
       else this.checkIdle();
     });
   }
@@ -712,7 +682,9 @@ export class SegmentLog {
         let buf = Buffer.allocUnsafe(want);
         let got = await readFull(fd, buf, 0, want, pos);
         let p = 0;
+        let jumpTo = -1;
         while (p < got) {
+          if (seg.holes !== null && (jumpTo = seg.holeEndAt(pos + p)) >= 0) break;
           let size = checkRecord(buf, p, got);
           if (size === RECORD_INCOMPLETE) {
             if (p > 0) break; // re-read from this record's start
@@ -735,6 +707,10 @@ export class SegmentLog {
             if (maxBytes === 0 && out.length >= maxCount) return -1;
           }
           p += size;
+        }
+        if (jumpTo >= 0) {
+          pos = jumpTo; // over a hole recovery found
+          continue;
         }
         if (p === 0) return bytes;
         pos += p;
@@ -759,6 +735,8 @@ export class SegmentLog {
       this.dirMayExist = false; // a new log: the directory is made at the first write
     }
     let lastFileIsActive = false;
+    /** A sealed segment whose tail is damaged: its lost offsets end where the next segment begins. */
+    let damagedTail: { file: string; fromByte: number; toByte: number; firstOffset: number } | null = null;
     for (let i = 0; i < names.length; i++) {
       const base = Number(names[i].slice(0, 20));
       const file = path.join(this.dir, names[i]);
@@ -768,18 +746,30 @@ export class SegmentLog {
         await fs.promises.rename(file, `${file}.ignored`).catch(noop);
         continue;
       }
+      if (damagedTail) this.reportDamage({ ...damagedTail, lastOffset: base - 1 });
+      damagedTail = null;
       const seg = new Segment(base, this.files.handle(file, { exists: true, syncDirOnCreate: false }));
       const fd = await seg.handle.acquire();
       try {
         const fileSize = (await fs.promises.stat(file)).size;
-        const validSize = await this.scanSegment(seg, fd, fileSize);
-        if (validSize < fileSize) {
+        const scan = await scanSegment(seg, fd, fileSize);
+        for (const h of scan.holes) {
+          this.reportDamage({
+            file,
+            fromByte: h.fromByte,
+            toByte: h.toByte,
+            firstOffset: h.firstLost,
+            lastOffset: h.nextOffset - 1,
+          });
+        }
+        if (scan.validEnd < fileSize) {
           if (isLast) {
-            this.warn(`truncating torn tail of ${file} at ${validSize} (file had ${fileSize} bytes)`);
-            await fs.promises.truncate(file, validSize);
+            // Bytes after the last intact record of the active segment: a write torn by the crash.
+            this.warn(`truncating torn tail of ${file} at ${scan.validEnd} (file had ${fileSize} bytes)`);
+            await fs.promises.truncate(file, scan.validEnd);
             if (this.fsync) await fdatasync(fd);
           } else {
-            this.warn(`corrupt record in ${file} at ${validSize}; later records of this segment are ignored`);
+            damagedTail = { file, fromByte: scan.validEnd, toByte: fileSize, firstOffset: seg.nextOffset };
           }
         }
       } finally {
@@ -789,7 +779,7 @@ export class SegmentLog {
       lastFileIsActive = isLast;
       if (!isLast) {
         await seg.handle.close(); // sealed: reopened on demand by reads
-        if (seg.size === 0) {
+        if (seg.size === 0 && damagedTail === null) {
           await fs.promises.unlink(file).catch(noop);
           continue;
         }
@@ -802,30 +792,9 @@ export class SegmentLog {
     this.writtenThrough = this.durableThrough = this.flagsBase = this.next;
   }
 
-  /** Scans seg's file, building its index; returns the byte length of the valid prefix. */
-  private async scanSegment(seg: Segment, fd: number, fileSize: number): Promise<number> {
-    let pos = 0;
-    let buf = Buffer.allocUnsafe(Math.min(RECOVERY_WINDOW_BYTES, Math.max(fileSize, 1)));
-    while (pos < fileSize) {
-      const got = await readFull(fd, buf, 0, Math.min(buf.length, fileSize - pos), pos);
-      let p = 0;
-      for (;;) {
-        const size = checkRecord(buf, p, got);
-        if (size === RECORD_INCOMPLETE) break;
-        if (size === RECORD_CORRUPT || recordOffsetAt(buf, p) !== seg.nextOffset) return pos + p;
-        seg.noteRecord(seg.nextOffset, pos + p, size, recordTimestampAt(buf, p));
-        p += size;
-      }
-      if (pos + got >= fileSize && p < got) return pos + p; // torn last record
-      if (p === 0) {
-        // A record larger than the window: grow it (bounded by RECORD_MAX_BYTES via checkRecord).
-        const total = got >= 4 ? buf.readUInt32BE(0) + 4 : 0;
-        if (total <= buf.length || pos + total > fileSize) return pos;
-        buf = Buffer.allocUnsafe(total);
-        continue;
-      }
-      pos += p;
-    }
-    return pos;
+  private reportDamage(damage: StorageDamage): void {
+    this.damage.push(damage);
+    this.warn(describeDamage(damage));
+    this.onDamage(damage);
   }
 }

@@ -4,6 +4,8 @@
  * first design) makes zero-filled or garbage tails after a crash detectable instead of settling offset 0.
  * Settles are fire-and-forget and batched per tick; flush() makes everything so far durable.
  * The file is opened through the shared FileHandleCache and only created by the first write.
+ * A failed write or sync (a full disk) keeps its entries and is retried with backoff until it succeeds; while
+ * it fails, settled messages would only be redelivered after a crash, never lost.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,11 +18,15 @@ export const SETTLE_ENTRY_BYTES = 12;
 const TWO_32 = 0x1_0000_0000;
 const BATCH_INITIAL_BYTES = 4096;
 const LOAD_WINDOW_BYTES = 1024 * 1024;
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 1000;
 
 export interface SettleLogOptions {
   commit: GroupCommit;
   fsync: boolean;
   onWarning?: (message: string) => void;
+  /** Called on every failed write or sync. */
+  onWriteError?: (err: Error) => void;
   /** Shared pool of open files; default: the process-wide one. */
   files?: FileHandleCache;
   /** The file is known not to exist (its store is new): skip the stat at open. */
@@ -48,7 +54,12 @@ export class SettleLog {
   private scheduled = false;
   private compacting = false;
   private closed = false;
+  /** Set only when the file cannot be used at all after closing; write failures are retried instead. */
   private failed: Error | null = null;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private retryDelayMs = RETRY_FIRST_MS;
+  private failedAttempts = 0;
   /** Settles accepted / written / synced so far, to know which flush() callers can be released. */
   private accepted = 0;
   private written = 0;
@@ -204,13 +215,20 @@ export class SettleLog {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.compaction) await this.compaction.catch(() => {});
+    this.closing = true;
+    if (this.retryTimer) {
+      // One last attempt now; failing again while closing fails the waiters (see attemptFailed).
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      this.write();
+    }
     await this.flush().catch(() => {});
     this.closed = true;
     await this.handle.close();
   }
 
   private schedule(): void {
-    if (this.scheduled || this.writing || this.compacting) return;
+    if (this.scheduled || this.writing || this.compacting || this.retryTimer) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -234,7 +252,7 @@ export class SettleLog {
     else
       this.handle.acquire().then(
         (opened) => this.writeWith(opened, needSync),
-        (err: Error) => this.fail(err),
+        (err: Error) => this.attemptFailed(err, null),
       );
   }
 
@@ -251,8 +269,9 @@ export class SettleLog {
       }
       this.opts.commit.requestSync(fd, (syncErr) => {
         this.handle.release();
+        if (syncErr) return this.attemptFailed(syncErr, null);
         this.writing = false;
-        if (syncErr) return this.fail(syncErr);
+        this.attemptSucceeded();
         this.synced = Math.max(this.synced, seq);
         this.release();
       });
@@ -268,9 +287,10 @@ export class SettleLog {
     writevFull(fd, [data], this.fileBytes, (err) => {
       if (err) {
         this.handle.release();
-        return this.fail(err);
+        return this.attemptFailed(err, data);
       }
       this.fileBytes += data.length;
+      if (!needSync) this.attemptSucceeded();
       afterWrite();
     });
   }
@@ -296,6 +316,34 @@ export class SettleLog {
   private waitWriteIdle(): Promise<void> {
     if (!this.writing) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Puts unwritten entries back in front of the batch and tries again after a backoff (given up once closed). */
+  private attemptFailed(err: Error, unwritten: Buffer | null): void {
+    if (unwritten !== null) {
+      const merged = Buffer.allocUnsafe(Math.max(BATCH_INITIAL_BYTES, unwritten.length + this.batchUsed));
+      unwritten.copy(merged, 0);
+      this.batch.copy(merged, unwritten.length, 0, this.batchUsed);
+      this.batch = merged;
+      this.batchUsed += unwritten.length;
+    }
+    if (this.failedAttempts++ === 0)
+      this.warn(`settle log ${this.file}: write failed, retrying: ${err.message}`);
+    this.opts.onWriteError?.(err);
+    if (this.closing) return this.fail(err);
+    this.writing = false;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.write();
+    }, this.retryDelayMs);
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
+  }
+
+  private attemptSucceeded(): void {
+    if (this.failedAttempts === 0) return;
+    this.warn(`settle log ${this.file}: writes resumed after ${this.failedAttempts} failed attempts`);
+    this.failedAttempts = 0;
+    this.retryDelayMs = RETRY_FIRST_MS;
   }
 
   private fail(err: Error): void {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { GroupCommit } from '../../src/store/group-commit.js';
 import { QueueStore } from '../../src/store/queue-store.js';
+import { SettleLog } from '../../src/store/settle-log.js';
 import { durable, record, tempDir } from './helpers.js';
 
 const commit = new GroupCommit({ fsync: false });
@@ -183,4 +185,42 @@ test('property: random append/settle/reopen sequences keep recover() equal to th
     }),
     { numRuns: 60 },
   );
+});
+
+test('settles that reached the disk before their records never swallow later messages (kill -9 race)', async () => {
+  const dir = tempDir();
+  let store = await openStore(dir, true, 2048);
+  for (let i = 0; i < 100; i++) store.append(record(i));
+  await durable(store, 99);
+  for (let i = 0; i < 40; i++) store.settle(i);
+  await store.close();
+  // The crash left acks for offsets 100..139 in the settle log, but their records never reached the segment.
+  const settles = await SettleLog.open(path.join(dir, 'settled.log'), { commit, fsync: false });
+  for (let o = 100; o < 140; o++) settles.settle(o);
+  await settles.close();
+
+  store = await openStore(dir, true, 2048);
+  assert.deepEqual(
+    await recovered(store),
+    Array.from({ length: 60 }, (_, i) => 40 + i),
+  );
+  assert.ok(
+    store.nextOffset >= 140,
+    `offsets named by the settle log are not handed out again (${store.nextOffset})`,
+  );
+  const fresh: number[] = [];
+  for (let i = 0; i < 50; i++) fresh.push(store.append(record(i)));
+  await durable(store, fresh[fresh.length - 1]);
+  await store.close();
+
+  // Two restarts later every new message is still there.
+  for (let round = 0; round < 2; round++) {
+    store = await openStore(dir, true, 2048);
+    const live = await recovered(store);
+    assert.deepEqual(live.slice(60), fresh, `round ${round}: the 50 new messages survive`);
+    assert.equal(live.length, 110);
+    await store.close();
+  }
+  store = await openStore(dir, true, 2048);
+  await store.destroy();
 });

@@ -142,34 +142,6 @@ for (const damage of ['truncate', 'flip-byte', 'garbage-tail', 'zero-tail']) {
   });
 }
 
-test('corruption inside a sealed segment is skipped with a warning, never thrown', async () => {
-  const dir = tempDir();
-  await writeRecords(dir, 300);
-  const files = segFiles(dir);
-  assert.ok(files.length >= 3);
-  const first = path.join(dir, files[0]);
-  const fd = fs.openSync(first, 'r+');
-  fs.writeSync(fd, Buffer.from([0xff, 0xff]), 0, 2, 300);
-  fs.closeSync(fd);
-  const warnings: string[] = [];
-  const log = await SegmentLog.open({
-    dir,
-    commit: noSync(),
-    fsync: false,
-    segmentMaxBytes: 8192,
-    onWarning: (m) => warnings.push(m),
-  });
-  assert.equal(warnings.length, 1);
-  assert.equal(log.nextOffset, 300);
-  assert.equal((await log.read(0))!.offset, 0);
-  const secondBase = Number(files[1].slice(0, 20));
-  assert.equal(await log.read(secondBase - 1), undefined, 'lost record after the corruption');
-  const all: number[] = [];
-  await log.scan((r) => all.push(r.offset));
-  assert.ok(all.includes(secondBase) && all.includes(299));
-  await log.destroy();
-});
-
 test('whenDurable: persistent waits for the group-commit sync, transient only for the write', async () => {
   const dir = tempDir();
   const synced: number[] = [];
