@@ -4,6 +4,18 @@ import { type BoundAddress, closeServers, listenOnHosts } from '../net/listen-on
 import type { Logger } from './logger.js';
 import { type ManagementDeps, registerManagementRoutes } from './management-api.js';
 
+/** A damaged range of a queue's store that recovery skipped: the records in it are lost. */
+export interface StorageDamageReport {
+  vhost: string;
+  queue: string;
+  file: string;
+  fromByte: number;
+  toByte: number;
+  /** Lost offsets firstOffset..lastOffset (none when lastOffset < firstOffset). */
+  firstOffset: number;
+  lastOffset: number;
+}
+
 /** Figures the health endpoint reports when the broker offers them. */
 export interface HealthStats {
   connections?: number;
@@ -11,12 +23,15 @@ export interface HealthStats {
   queues?: number;
   /** Ready plus unacknowledged messages across all queues. */
   messages?: number;
+  /** Damage found in the stores since start; its presence makes the status 'degraded' (still HTTP 200). */
+  storageDamage?: StorageDamageReport[];
 }
 
 export const HEALTH_STAT_NAMES = ['connections', 'vhosts', 'queues', 'messages'] as const;
 
 export interface HealthReport extends HealthStats {
-  status: 'ok' | 'stopping';
+  /** degraded: serving, but recovery found damaged data (see storageDamage); still answered with 200. */
+  status: 'ok' | 'degraded' | 'stopping';
   uptimeSeconds: number;
 }
 
@@ -48,7 +63,7 @@ export function buildHttpApp(
   app.get('/health', async (_request, reply) => {
     try {
       const report = await options.health();
-      return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+      return reply.code(report.status === 'stopping' ? 503 : 200).send(report);
     } catch (err) {
       options.logger.warn({ err }, 'health check failed');
       return reply.code(503).send({ status: 'error' });
