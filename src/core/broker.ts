@@ -1,10 +1,12 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DEFAULT_MAX_OPEN_FILES, FileHandleCache } from '../store/file-handle-cache.js';
+import { makeDir } from '../store/fs-io.js';
 import { GroupCommit } from '../store/group-commit.js';
 import { MetadataStore } from '../store/metadata-store.js';
 import { QueueStore } from '../store/queue-store.js';
+import type { StorageDamage } from '../store/storage-damage.js';
 import { PolicyRegistry } from './policies.js';
 import type { Queue, QueueOptions } from './queue.js';
 import { type User, type UserDefinition, UserRegistry } from './users.js';
@@ -45,7 +47,10 @@ export class Broker {
   private readonly files: FileHandleCache;
   /** Operator policies (RabbitMQ's), persisted in the metadata store; a change re-applies to live queues. */
   readonly policies: PolicyRegistry;
+  private readonly writeErrorListeners = new Set<(err: Error) => void>();
   private closed = false;
+  /** Damage recovery found in queue stores (their records are lost): kept for the health endpoint. */
+  private readonly storageDamage: Array<StorageDamage & { vhost: string; queueId: string }> = [];
 
   private constructor(
     readonly options: BrokerOptions,
@@ -62,16 +67,20 @@ export class Broker {
   }
 
   static async open(options: BrokerOptions, logger: Logger): Promise<Broker> {
-    await mkdir(options.dataDir, { recursive: true });
+    await makeDir(options.dataDir, options.fsync);
     await acquireLock(options.dataDir);
     await rm(join(options.dataDir, 'transient'), { recursive: true, force: true });
-    await mkdir(join(options.dataDir, 'queues'), { recursive: true });
+    await makeDir(join(options.dataDir, 'queues'), options.fsync);
+    // The broker does not exist yet when the store opens: its write errors reach the listeners through this.
+    let reportWriteError: (err: Error) => void = () => {};
     const meta = await MetadataStore.open(join(options.dataDir, 'meta'), {
       fsync: options.fsync,
       onWarning: (message) => logger.warn({ store: 'meta' }, message),
+      onWriteError: (err) => reportWriteError(err),
     });
     const commit = new GroupCommit({ fsync: options.fsync });
     const broker = new Broker(options, meta, commit, logger);
+    reportWriteError = (err) => broker.reportWriteError(err);
     broker.policies.load(); // before recovery: recovered queues start with their policy applied
     const names = new Set([...options.vhosts, ...meta.entries('vhost\u0000').map(([k]) => k.slice(6))]);
     const started = Date.now();
@@ -95,6 +104,15 @@ export class Broker {
     return broker;
   }
 
+  /**
+   * Subscribes to every failed write or sync of any store (ENOSPC, EIO): the server re-checks free disk at once
+   * rather than at its next poll. Returns an unsubscribe.
+   */
+  onStoreWriteError(listener: (err: Error) => void): () => void {
+    this.writeErrorListeners.add(listener);
+    return () => this.writeErrorListeners.delete(listener);
+  }
+
   vhost(name: string): VHost | undefined {
     return this.vhosts.get(name);
   }
@@ -107,16 +125,27 @@ export class Broker {
     return this.users.authenticate(username, password, remoteAddress);
   }
 
-  stats(): { vhosts: number; queues: number; messages: number } {
+  stats(): {
+    vhosts: number;
+    queues: number;
+    messages: number;
+    storageDamage: Array<StorageDamage & { vhost: string; queue: string }>;
+  } {
     let queues = 0;
     let messages = 0;
+    const names = new Map<string, string>();
     for (const v of this.vhosts.values()) {
       for (const q of v.allQueues()) {
         queues++;
         messages += q.messageCount + q.unackedCount;
+        if (this.storageDamage.length > 0) names.set(`${v.name}\u0000${q.id}`, q.name);
       }
     }
-    return { vhosts: this.vhosts.size, queues, messages };
+    const storageDamage = this.storageDamage.map(({ queueId, ...d }) => ({
+      ...d,
+      queue: names.get(`${d.vhost}\u0000${queueId}`) ?? `(deleted queue ${queueId})`,
+    }));
+    return { vhosts: this.vhosts.size, queues, messages, storageDamage };
   }
 
   /** Flushes every pending write and sync, closes the stores. */
@@ -128,6 +157,16 @@ export class Broker {
     await this.commit.close();
     await this.meta.close();
     await rm(join(this.options.dataDir, 'LOCK'), { force: true });
+  }
+
+  private reportWriteError(err: Error): void {
+    for (const listener of this.writeErrorListeners) {
+      try {
+        listener(err);
+      } catch (listenerErr) {
+        this.logger.error({ err: listenerErr }, 'store write error listener failed');
+      }
+    }
   }
 
   private createVHost(name: string): VHost {
@@ -147,6 +186,8 @@ export class Broker {
           durable,
           files: this.files,
           onWarning: (message) => this.logger.warn({ vhost: name, queueId: id }, message),
+          onWriteError: (err) => this.reportWriteError(err),
+          onDamage: (damage) => this.storageDamage.push({ ...damage, vhost: name, queueId: id }),
         }),
       onQueueStoreError: (queue: Queue, err: Error) =>
         this.logger.error({ err, vhost: name, queue: queue.name }, 'queue store error'),

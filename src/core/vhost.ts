@@ -95,6 +95,7 @@ const builtinExchanges: Array<[string, ExchangeType]> = [
   ['amq.match', 'headers'],
 ];
 
+const ignore = (): void => {};
 const encodeArgs = (args: FieldTable) => encodeFieldTable(args).toString('base64');
 const decodeArgs = (s: string): FieldTable => decodeFieldTable(Buffer.from(s, 'base64'), 0).table;
 
@@ -102,8 +103,14 @@ const decodeArgs = (s: string): FieldTable => decodeFieldTable(Buffer.from(s, 'b
 export class VHost {
   private readonly exchanges = new Map<string, Exchange>();
   private readonly queues = new Map<string, Queue>();
-  /** Declares in progress, so two channels declaring one name share the work. */
+  /**
+   * Declares in progress: a second declare of the same name waits for the first and then sees its outcome (a
+   * queue, exchange or binding is registered only once its definition is durable). Waiters re-check in a loop
+   * with nothing async between the last check and their own start: another waiter may have gone first.
+   */
   private readonly pendingQueues = new Map<string, Promise<Queue>>();
+  private readonly pendingExchanges = new Map<string, Promise<Exchange>>();
+  private readonly pendingBindings = new Map<string, Promise<void>>();
   private readonly metaPrefix: string;
   /** Direct reply-to consumers (amq.rabbitmq.reply-to) by token. */
   private readonly directReplies = new Map<string, (message: Message) => void>();
@@ -188,6 +195,8 @@ export class VHost {
     const durable = opts.durable ?? false;
     const autoDelete = opts.autoDelete ?? false;
     const internal = opts.internal ?? false;
+    for (let p = this.pendingExchanges.get(name); p; p = this.pendingExchanges.get(name))
+      await p.catch(ignore);
     const existing = this.exchanges.get(name);
     if (existing) {
       const describe = `exchange '${name}' in vhost '${this.name}'`;
@@ -217,20 +226,34 @@ export class VHost {
       arguments: normalizedArgs,
     });
     const id = type === 'x-delayed-message' ? newQueueId() : undefined;
-    this.exchanges.set(name, ex);
-    if (id !== undefined) await this.openDelayed(ex, id);
-    if (durable) {
-      const stored: StoredExchange = {
-        type,
-        durable: true,
-        autoDelete,
-        internal,
-        arguments: encodeArgs(normalizedArgs),
-        ...(id === undefined ? {} : { id }),
-      };
-      await this.ctx.meta.put(this.key('exchange', name), stored);
+    const creation = (async () => {
+      if (id !== undefined) await this.openDelayed(ex, id);
+      if (durable) {
+        const stored: StoredExchange = {
+          type,
+          durable: true,
+          autoDelete,
+          internal,
+          arguments: encodeArgs(normalizedArgs),
+          ...(id === undefined ? {} : { id }),
+        };
+        try {
+          await this.ctx.meta.put(this.key('exchange', name), stored);
+        } catch (err) {
+          await ex.delayed?.destroy().catch(ignore);
+          ex.delayed = undefined;
+          throw err;
+        }
+      }
+      this.exchanges.set(name, ex);
+      return ex;
+    })();
+    this.pendingExchanges.set(name, creation);
+    try {
+      return await creation;
+    } finally {
+      this.pendingExchanges.delete(name);
     }
-    return ex;
   }
 
   async deleteExchange(name: string, ifUnused: boolean): Promise<void> {
@@ -263,8 +286,7 @@ export class VHost {
     const autoDelete = opts.autoDelete ?? false;
     const args = opts.arguments ?? {};
     const describe = `queue '${name}' in vhost '${this.name}'`;
-    const pending = this.pendingQueues.get(name);
-    if (pending) await pending.catch(() => undefined);
+    for (let p = this.pendingQueues.get(name); p; p = this.pendingQueues.get(name)) await p.catch(ignore);
     const existing = this.queues.get(name);
     if (existing) {
       this.checkExclusive(existing, opts.owner);
@@ -649,15 +671,20 @@ export class VHost {
       deadLetter: (q, message, reason) => this.deadLetter(q, message, reason),
       onStoreError: (q, err) => this.ctx.onQueueStoreError(q, err),
     });
-    this.queues.set(def.name, queue);
     if (def.durable && def.exclusiveOwner === null && !recovering) {
       const stored: StoredQueue = {
         id: def.id,
         autoDelete: def.autoDelete,
         arguments: encodeArgs(def.arguments),
       };
-      await this.ctx.meta.put(this.key('queue', def.name), stored);
+      try {
+        await this.ctx.meta.put(this.key('queue', def.name), stored);
+      } catch (err) {
+        await queue.delete().catch(ignore); // never registered: a failed declare leaves nothing behind
+        throw err;
+      }
     }
+    this.queues.set(def.name, queue);
     if (!recovering) queue.touchIdle();
     return queue;
   }
@@ -716,17 +743,40 @@ export class VHost {
       arguments: args,
       key: bindingKey(routingKey, args),
     };
-    if (!source.addBinding(binding)) return;
-    if (this.bindingIsDurable(binding)) {
-      const stored: StoredBinding = {
-        source: source.name,
-        destinationKind: destination instanceof Queue ? 'queue' : 'exchange',
-        destination: destination.name,
-        routingKey,
-        arguments: encodeArgs(args),
-      };
-      await this.ctx.meta.put(this.bindingMetaKey(binding), stored);
+    const metaKey = this.bindingMetaKey(binding);
+    for (let p = this.pendingBindings.get(metaKey); p; p = this.pendingBindings.get(metaKey))
+      await p.catch(ignore);
+    // The ends may have gone while we waited.
+    if (this.exchanges.get(source.name) !== source || !this.isLive(destination)) return;
+    if (!this.bindingIsDurable(binding)) {
+      source.addBinding(binding);
+      return;
     }
+    if (source.hasBinding(destination, binding.key)) return;
+    const stored: StoredBinding = {
+      source: source.name,
+      destinationKind: destination instanceof Queue ? 'queue' : 'exchange',
+      destination: destination.name,
+      routingKey,
+      arguments: encodeArgs(args),
+    };
+    const creation = this.ctx.meta.put(metaKey, stored).then(async () => {
+      if (this.exchanges.get(source.name) === source && this.isLive(destination)) source.addBinding(binding);
+      // An end was deleted while the write was in flight: its delete could not see this binding yet.
+      else await this.ctx.meta.delete(metaKey);
+    });
+    this.pendingBindings.set(metaKey, creation);
+    try {
+      await creation;
+    } finally {
+      this.pendingBindings.delete(metaKey);
+    }
+  }
+
+  private isLive(destination: Destination): boolean {
+    return destination instanceof Queue
+      ? this.queues.get(destination.name) === destination
+      : this.exchanges.get(destination.name) === destination;
   }
 
   private async removeBinding(

@@ -20,6 +20,8 @@ export interface BrokerHandle {
   readonly policies?: PolicyRegistry;
   authenticate?(user: string, password: string, remoteAddress: string | undefined): Promise<User | undefined>;
   vhost?(name: string): unknown;
+  /** Subscribes to failed store writes (the resource alarm re-checks free disk at once); returns an unsubscribe. */
+  onStoreWriteError?(listener: (err: Error) => void): () => void;
   /** Optional figures for GET /health. */
   stats?(): HealthStats | Promise<HealthStats>;
 }

@@ -9,15 +9,22 @@ export interface ResourceAlarmOptions {
   /** Free bytes on the data directory's file system below which publishers are blocked. */
   diskFreeLimitBytes: number;
   intervalMs?: number;
+  /** Least time between two checks that requestCheck() starts. Default 100 ms. */
+  minRequestIntervalMs?: number;
 }
 
 /**
  * Watches memory and disk and raises an alarm when either limit is crossed, so adapters can stop reading from
- * publishers (AMQP connection.blocked) before the broker runs out of either. Polled once a second: cheap, and
- * far below the rate at which a backlog can grow past a sane limit.
+ * publishers (AMQP connection.blocked) before the broker runs out of either. Polled once a second (cheap), checked
+ * once before the server accepts clients, and again at once when a store write fails: a fast publisher can fill
+ * a nearly full disk well within one poll interval.
  */
 export class ResourceAlarm {
   private timer: NodeJS.Timeout | undefined;
+  private requestTimer: NodeJS.Timeout | undefined;
+  private lastRequestedCheck = 0;
+  /** Checks run one after another, so an older statfs result never overwrites a newer one. */
+  private checks: Promise<void> = Promise.resolve();
   private reason: string | null = null;
   private readonly memoryLimit: number;
 
@@ -34,15 +41,47 @@ export class ResourceAlarm {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.check(), this.options.intervalMs ?? 1000);
+    this.timer = setInterval(() => this.checkInBackground(), this.options.intervalMs ?? 1000);
     this.timer.unref();
   }
 
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.requestTimer);
+    this.requestTimer = undefined;
   }
 
-  async check(): Promise<void> {
+  /**
+   * Checks soon, throttled: for store write failures (ENOSPC), which can come in bursts and mean the disk may
+   * have filled between two polls. A request inside the throttle window is served at its end.
+   */
+  requestCheck(): void {
+    if (this.requestTimer !== undefined) return;
+    const wait = this.lastRequestedCheck + (this.options.minRequestIntervalMs ?? 100) - Date.now();
+    const run = () => {
+      this.requestTimer = undefined;
+      this.lastRequestedCheck = Date.now();
+      this.checkInBackground();
+    };
+    if (wait <= 0) {
+      run();
+      return;
+    }
+    this.requestTimer = setTimeout(run, wait);
+    this.requestTimer.unref();
+  }
+
+  check(): Promise<void> {
+    const next = this.checks.then(() => this.evaluate());
+    this.checks = next.catch(() => {});
+    return next;
+  }
+
+  private checkInBackground(): void {
+    this.check().catch((err: unknown) => this.logger.error({ err }, 'resource check failed'));
+  }
+
+  private async evaluate(): Promise<void> {
     const reasons: string[] = [];
     const rss = process.memoryUsage.rss();
     if (rss > this.memoryLimit) reasons.push('memory');

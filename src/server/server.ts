@@ -77,9 +77,8 @@ async function openAll(
   let alarm: ResourceAlarm | undefined;
   try {
     amqp = components.createAmqpServer(broker, config, logger);
-    const amqpAddresses = await amqp.listen();
     const amqpServer = amqp;
-    alarm = new ResourceAlarm(
+    const resourceAlarm = new ResourceAlarm(
       {
         dataDir: config.dataDir,
         memoryHighWatermark: config.limits.memoryHighWatermarkPercent / 100,
@@ -88,7 +87,12 @@ async function openAll(
       (reason) => amqpServer.setBlocked?.(reason),
       logger,
     );
-    alarm.start();
+    alarm = resourceAlarm;
+    // Before the first client connects: on a nearly full disk publishers start blocked, not one poll later.
+    await resourceAlarm.check();
+    resourceAlarm.start();
+    broker.onStoreWriteError?.(() => resourceAlarm.requestCheck());
+    const amqpAddresses = await amqp.listen();
     if (config.httpEnabled) {
       http = await startHttpServer({
         hosts: config.hosts,
@@ -125,6 +129,7 @@ async function openAll(
     };
   } catch (err) {
     // Start-up failed part way (e.g. port in use): release what was opened so no data is left unflushed.
+    alarm?.stop();
     await shutDown(broker, amqp, http, logger).catch((closeErr: unknown) => {
       logger.error({ err: closeErr }, 'cleanup after failed start failed');
     });
@@ -148,6 +153,10 @@ async function healthReport(
     if (typeof value === 'number') report[name] = value;
   }
   if (amqp?.connectionCount !== undefined) report.connections = amqp.connectionCount;
+  if (stats?.storageDamage !== undefined && stats.storageDamage.length > 0) {
+    report.storageDamage = stats.storageDamage;
+    if (report.status === 'ok') report.status = 'degraded';
+  }
   return report;
 }
 

@@ -1,5 +1,6 @@
 /** Small promise/callback wrappers around positional fd I/O that loop over short reads and writes. */
 import fs from 'node:fs';
+import path from 'node:path';
 
 /** Reads up to len bytes at file position pos into buf[off]; returns the bytes read (less only at EOF). */
 export function readFull(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
@@ -39,7 +40,7 @@ export function writevFull(fd: number, bufs: Buffer[], pos: number, cb: (err: Er
   else step(bufs, pos, total);
 }
 
-export function openFile(path: string, flags: string): Promise<number> {
+export function openFile(path: string, flags: string | number): Promise<number> {
   return new Promise((resolve, reject) =>
     fs.open(path, flags, 0o644, (e, fd) => (e ? reject(e) : resolve(fd))),
   );
@@ -64,5 +65,24 @@ export async function syncDir(dir: string): Promise<void> {
     await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
   } finally {
     await closeFile(fd);
+  }
+}
+
+export function truncateFile(fd: number, length: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.ftruncate(fd, length, (e) => (e ? reject(e) : resolve())));
+}
+
+/**
+ * mkdir -p that, with fsync on, also fsyncs the parent of every directory it created: a new directory's
+ * entry lives in its parent, and files created in it later are lost with it if that entry never reached disk.
+ */
+export async function makeDir(dir: string, fsync: boolean): Promise<void> {
+  const target = path.resolve(dir);
+  const first = await fs.promises.mkdir(target, { recursive: true });
+  if (first === undefined || !fsync) return;
+  const firstCreated = path.resolve(first);
+  for (let created = target; ; created = path.dirname(created)) {
+    await syncDir(path.dirname(created));
+    if (created === firstCreated || created === path.dirname(created)) break;
   }
 }

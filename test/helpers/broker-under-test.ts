@@ -22,6 +22,13 @@ export interface StartBrokerOptions {
   dataDir?: string;
   extraArgs?: string[];
   env?: Record<string, string>;
+  /**
+   * A command that runs the broker, e.g. ['nsenter', '--target', pid, '--mount', '--'] to start it inside a
+   * mount namespace. It must exec node (not fork), so signals reach the broker itself.
+   */
+  commandPrefix?: string[];
+  /** Sees every line the broker writes to stdout (its JSON log). */
+  onLogLine?: (line: string) => void;
 }
 
 const STARTUP_TIMEOUT_MS = 15_000;
@@ -82,7 +89,8 @@ function spawnEventter(dataDir: string, opts: StartBrokerOptions): Promise<Broke
     'info',
     ...(opts.extraArgs ?? []),
   ];
-  const child = spawn(process.execPath, args, {
+  const [command, ...prefixArgs] = [...(opts.commandPrefix ?? []), process.execPath];
+  const child = spawn(command, [...prefixArgs, ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -116,6 +124,7 @@ function spawnEventter(dataDir: string, opts: StartBrokerOptions): Promise<Broke
 
     const onLine = (line: string): void => {
       remember(line);
+      opts.onLogLine?.(line);
       if (settled) return;
       let parsed: ListeningLine;
       try {
