@@ -4,6 +4,12 @@
  * stays in memory, in a DueTimeHeap. A single timer is armed for the earliest due time, whatever the backlog;
  * when it fires every due message is read back, handed to onDue, then settled. Bounded batches keep a burst
  * of due messages from blocking the event loop.
+ *
+ * Duplicate window: a fired message is settled only once onDue's routing is durable, so a crash in between
+ * fires it again (at least once). To keep that set small, at most MAX_UNSETTLED messages are fired and not
+ * yet durably settled at any time; the drain waits for their settles (the queue's group commit, then the
+ * settle log's, one fsync each per round, never per message) before firing more. After kill -9 or a power
+ * loss at most MAX_UNSETTLED messages per exchange fire again, in practice those fired in the last few ms.
  */
 import { rawExpiration } from '../codec/basic-properties.js';
 import type { QueueStore } from '../store/queue-store.js';
@@ -24,6 +30,13 @@ const READ_ROUND = 1000;
 const POINT_READS_PARALLEL = 64;
 /** After a failed read, wait this long before trying the store again rather than spin on the error. */
 export const READ_RETRY_MS = 1000;
+/**
+ * Fired messages whose settle is not yet durable, at most: what a crash can fire a second time. Each round
+ * costs two group-commit rounds, so this also caps the firing rate at about MAX_UNSETTLED / (2 x fsync time).
+ */
+export const MAX_UNSETTLED = 256;
+/** Fired messages still not settled after this long stop holding back the rest (a stuck queue store). */
+export const UNSETTLED_STALL_MS = 10_000;
 
 export interface DelayTimers {
   setTimeout(cb: () => void, ms: number): unknown;
@@ -34,6 +47,7 @@ export interface DelayTimers {
  * Called when a message is due. Return nothing to have it settled at once, or a promise to have it settled
  * only once the promise resolves (e.g. once the routed copies are durable, so a crash in between cannot lose
  * it); a rejected promise leaves it unsettled, so it is delivered again after a restart (at least once).
+ * At most MAX_UNSETTLED such promises (and the settles that follow) are outstanding: more wait to fire.
  */
 // biome-ignore lint/suspicious/noConfusingVoidType: a plain `(m) => { route(m); }` callback must fit.
 export type DueCallback = (message: Message, dueAt: number) => void | Promise<unknown>;
@@ -73,6 +87,15 @@ export class DelayedMessages {
   /** A failed read holds back firing until this time. */
   private retryAt = 0;
   private closed = false;
+  /** Fired messages (onDue returned a promise) whose settle is not yet durable: see MAX_UNSETTLED. */
+  private unsettled = 0;
+  /** Of those, settled since the last store flush was requested. */
+  private settledSinceFlush = 0;
+  private flushQueued = false;
+  /** Bumped when a stall stops counting the fired messages so far, so their late settles count no more. */
+  private epoch = 0;
+  /** The drain, waiting for unsettled to drop below MAX_UNSETTLED. */
+  private roomWaiter: (() => void) | null = null;
 
   private constructor(
     private readonly store: QueueStore,
@@ -141,6 +164,7 @@ export class DelayedMessages {
     if (this.closed) return;
     this.closed = true;
     this.disarm();
+    this.roomWaiter?.();
     await this.whenIdle();
     this.heap.clear();
     await this.store.close();
@@ -150,6 +174,7 @@ export class DelayedMessages {
   async destroy(): Promise<void> {
     this.closed = true;
     this.disarm();
+    this.roomWaiter?.();
     await this.whenIdle();
     this.heap.clear();
     await this.store.destroy();
@@ -217,12 +242,24 @@ export class DelayedMessages {
           this.onError(err as Error);
           return;
         }
-        this.inFlight = 0;
-        if (this.closed) return; // unsettled: recovered by the next open
+        if (this.closed) {
+          this.inFlight = 0;
+          return; // unsettled: recovered by the next open
+        }
+        this.inFlight = read;
         this.retryAt = 0;
         // Over the byte budget: the unread rest goes back, in order, for the next round.
         for (let i = read; i < n; i++) this.heap.push(dues[i], offsets[i]);
         for (let i = 0; i < read; i++) {
+          if (this.unsettled >= MAX_UNSETTLED) {
+            // Hold the rest (already read) until earlier settles are durable: this bounds what a crash repeats.
+            await this.roomBelowCap();
+            if (this.closed) {
+              this.inFlight = 0;
+              return; // the rest stay unsettled: recovered by the next open
+            }
+          }
+          this.inFlight--;
           const rec = records[i];
           count++;
           if (!rec) {
@@ -312,10 +349,72 @@ export class DelayedMessages {
       this.store.settle(offset);
       return;
     }
+    const epoch = this.epoch;
+    this.unsettled++;
     result.then(
-      () => this.store.settle(offset),
-      (err: Error) => this.onError(err),
+      () => {
+        this.store.settle(offset);
+        if (epoch !== this.epoch) return;
+        this.settledSinceFlush++;
+        if (this.flushQueued) return;
+        // One flush for every settle of this turn: they resolve together, after one queue group commit.
+        this.flushQueued = true;
+        queueMicrotask(this.flushSettles);
+      },
+      (err: Error) => {
+        this.onError(err);
+        if (epoch === this.epoch) this.release(1);
+      },
     );
+  }
+
+  /** Makes the settles so far durable (written; fsynced in a group commit when the store fsyncs). */
+  private readonly flushSettles = (): void => {
+    this.flushQueued = false;
+    const n = this.settledSinceFlush;
+    const epoch = this.epoch;
+    this.settledSinceFlush = 0;
+    this.store.flush().then(
+      () => {
+        if (epoch === this.epoch) this.release(n);
+      },
+      (err: Error) => {
+        // Not durable: those may fire again after a crash, like any unsettled message. Count them done.
+        this.onError(err);
+        if (epoch === this.epoch) this.release(n);
+      },
+    );
+  };
+
+  private release(n: number): void {
+    this.unsettled -= n;
+    if (this.unsettled < MAX_UNSETTLED) this.roomWaiter?.();
+  }
+
+  /**
+   * Resolves once fewer than MAX_UNSETTLED fired messages wait for their settle, or on close. A queue store
+   * that never confirms (it keeps failing) must not stall every delayed message: after UNSETTLED_STALL_MS the
+   * ones counted so far stop counting (they are still settled if they ever are) and firing goes on.
+   */
+  private roomBelowCap(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.timers.setTimeout(() => {
+        this.onError(
+          new DelayedMessagesError(
+            `${this.unsettled} fired messages not durably routed after ${UNSETTLED_STALL_MS} ms; firing on`,
+          ),
+        );
+        this.epoch++;
+        this.unsettled = 0;
+        this.settledSinceFlush = 0;
+        this.roomWaiter?.();
+      }, UNSETTLED_STALL_MS);
+      this.roomWaiter = () => {
+        this.roomWaiter = null;
+        this.timers.clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 }
 
