@@ -7,8 +7,8 @@ import { GroupCommit } from '../store/group-commit.js';
 import { MetadataStore } from '../store/metadata-store.js';
 import { QueueStore } from '../store/queue-store.js';
 import type { StorageDamage } from '../store/storage-damage.js';
+import type { ClassicQueue, QueueOptions } from './classic-queue.js';
 import { PolicyRegistry } from './policies.js';
-import type { Queue, QueueOptions } from './queue.js';
 import { type User, type UserDefinition, UserRegistry } from './users.js';
 import { VHost } from './vhost.js';
 
@@ -189,7 +189,7 @@ export class Broker {
           onWriteError: (err) => this.reportWriteError(err),
           onDamage: (damage) => this.storageDamage.push({ ...damage, vhost: name, queueId: id }),
         }),
-      onQueueStoreError: (queue: Queue, err: Error) =>
+      onQueueStoreError: (queue: ClassicQueue, err: Error) =>
         this.logger.error({ err, vhost: name, queue: queue.name }, 'queue store error'),
       effectiveQueueArguments: (vhost, queue, args) =>
         this.policies.effectiveQueueArguments(vhost, queue, args),

@@ -1,5 +1,5 @@
+import type { ClassicQueue } from './classic-queue.js';
 import type { Message } from './message.js';
-import type { Queue } from './queue.js';
 
 /**
  * What a protocol adapter hands a queue to receive messages. The queue pushes deliveries while `hasCredit()`
@@ -13,10 +13,15 @@ export interface Consumer {
   readonly exclusive: boolean;
   /** Opaque identity of the owning connection, for exclusive-queue checks. */
   readonly owner: object;
+  /**
+   * Who holds this consumer's unacked deliveries (an AMQP channel, an MQTT session): when it ends, core puts
+   * them back with ClassicQueue.releaseOwner. None: the adapter settles or requeues them itself.
+   */
+  readonly holder?: object;
   /** Consumer priority (AMQP x-priority): higher ones get messages first while they have credit. */
   readonly priority: number;
   hasCredit(): boolean;
-  deliver(queue: Queue, offset: number, message: Message, redelivered: boolean): void;
+  deliver(queue: ClassicQueue, offset: number, message: Message, redelivered: boolean): void;
   /** The queue was deleted (or otherwise ended the subscription); the consumer is already removed. */
-  cancelledByQueue(queue: Queue): void;
+  cancelledByQueue(queue: ClassicQueue): void;
 }

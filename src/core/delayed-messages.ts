@@ -16,7 +16,7 @@ import type { QueueStore } from '../store/queue-store.js';
 import type { LogRecord } from '../store/record-format.js';
 import { DueTimeHeap } from './due-time-heap.js';
 import type { Message } from './message.js';
-import { messageFromRecord } from './queue.js';
+import { messageFromRecord } from './message-log.js';
 
 /** Largest delay setTimeout accepts; longer waits are armed in steps of at most this. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -1,8 +1,8 @@
 import type { FieldTable } from '../codec/field-table.js';
+import type { ClassicQueue } from './classic-queue.js';
 import type { DelayedMessages } from './delayed-messages.js';
 import { headersMatch } from './headers-matcher.js';
 import type { Message } from './message.js';
-import type { Queue } from './queue.js';
 import { TopicMatcher } from './topic-matcher.js';
 
 /** How an exchange matches bindings. */
@@ -21,8 +21,11 @@ export function isRoutingType(type: unknown): type is RoutingType {
   return typeof type === 'string' && (routingTypes as readonly string[]).includes(type);
 }
 
-/** A binding's destination: a queue, or another exchange (RabbitMQ's exchange-to-exchange bindings). */
-export type Destination = Queue | Exchange;
+/**
+ * What routing delivers to: a queue, or another exchange (RabbitMQ's exchange-to-exchange bindings). Told
+ * apart by `kind`, so a new kind of destination (a stream) joins the union instead of new class checks.
+ */
+export type Destination = ClassicQueue | Exchange;
 
 export interface Binding {
   source: Exchange;
@@ -45,6 +48,7 @@ export interface ExchangeDefinition {
 
 /** An exchange routes a message to destinations; each type keeps the index that makes its match cheap. */
 export class Exchange {
+  readonly kind = 'exchange' as const;
   readonly name: string;
   readonly vhost: string;
   readonly type: ExchangeType;

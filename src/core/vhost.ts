@@ -7,6 +7,7 @@ import {
 } from '../codec/field-table.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { QueueStore } from '../store/queue-store.js';
+import { ClassicQueue, QueueFullError, type QueueOptions } from './classic-queue.js';
 import {
   type DeadLetterReason,
   deadLetteredMessage,
@@ -25,7 +26,7 @@ import {
 } from './exchange.js';
 import { fieldTableKey } from './field-table-key.js';
 import type { Message } from './message.js';
-import { Queue, QueueFullError, type QueueOptions } from './queue.js';
+import { MessageLog } from './message-log.js';
 import { checkQueueArgumentsEquivalent, parseQueueArguments } from './queue-arguments.js';
 
 /** What a vhost needs from the broker around it. */
@@ -33,8 +34,8 @@ export interface VHostContext {
   meta: MetadataStore;
   openQueueStore(id: string, durable: boolean): Promise<QueueStore>;
   queueOptions: QueueOptions;
-  onQueueStoreError(queue: Queue, err: Error): void;
-  /** Queue arguments with the matching policy applied (RabbitMQ's precedence rules); absent = arguments as given. */
+  onQueueStoreError(queue: ClassicQueue, err: Error): void;
+  /** ClassicQueue arguments with the matching policy applied (RabbitMQ's precedence rules); absent = arguments as given. */
   effectiveQueueArguments?(vhost: string, queue: string, args: FieldTable): FieldTable;
   /** Exchange arguments with the matching policy applied (alternate-exchange). */
   effectiveExchangeArguments?(vhost: string, exchange: string, args: FieldTable): FieldTable;
@@ -60,7 +61,7 @@ export interface QueueDeclare {
 }
 
 export interface QueueDeclareResult {
-  queue: Queue;
+  queue: ClassicQueue;
   messageCount: number;
   consumerCount: number;
 }
@@ -102,13 +103,13 @@ const decodeArgs = (s: string): FieldTable => decodeFieldTable(Buffer.from(s, 'b
 /** A namespace (AMQP virtual host): its exchanges, queues and bindings, and the rules for changing them. */
 export class VHost {
   private readonly exchanges = new Map<string, Exchange>();
-  private readonly queues = new Map<string, Queue>();
+  private readonly queues = new Map<string, ClassicQueue>();
   /**
    * Declares in progress: a second declare of the same name waits for the first and then sees its outcome (a
    * queue, exchange or binding is registered only once its definition is durable). Waiters re-check in a loop
    * with nothing async between the last check and their own start: another waiter may have gone first.
    */
-  private readonly pendingQueues = new Map<string, Promise<Queue>>();
+  private readonly pendingQueues = new Map<string, Promise<ClassicQueue>>();
   private readonly pendingExchanges = new Map<string, Promise<Exchange>>();
   private readonly pendingBindings = new Map<string, Promise<void>>();
   private readonly metaPrefix: string;
@@ -148,12 +149,12 @@ export class VHost {
     return ex;
   }
 
-  findQueue(name: string): Queue | undefined {
+  findQueue(name: string): ClassicQueue | undefined {
     return this.queues.get(name);
   }
 
   /** A queue the caller may use: 404 if missing, 405 if another connection holds it exclusively. */
-  getQueue(name: string, owner: object): Queue {
+  getQueue(name: string, owner: object): ClassicQueue {
     const q = this.queues.get(name);
     if (!q) throw notFound(`no queue '${name}' in vhost '${this.name}'`);
     this.checkExclusive(q, owner);
@@ -164,7 +165,7 @@ export class VHost {
     return this.queues.size;
   }
 
-  allQueues(): IterableIterator<Queue> {
+  allQueues(): IterableIterator<ClassicQueue> {
     return this.queues.values();
   }
 
@@ -433,7 +434,11 @@ export class VHost {
   }
 
   /** Enqueues into every target; `onStored` once all copies are stored (nack-worthy error if any failed). */
-  private enqueueAll(targets: Queue[], message: Message, onStored?: (err: Error | null) => void): number {
+  private enqueueAll(
+    targets: ClassicQueue[],
+    message: Message,
+    onStored?: (err: Error | null) => void,
+  ): number {
     // Sender-selected distribution: BCC routes but must not reach the consumers.
     if (targets.length > 0 && message.hasHeaders && message.headers?.BCC !== undefined) {
       message = message.withoutHeader('BCC');
@@ -461,7 +466,7 @@ export class VHost {
   }
 
   /** The queues a message published to `exchangeName` reaches; 404 if the exchange is missing, 403 if internal. */
-  route(exchangeName: string, message: Message): Queue[] {
+  route(exchangeName: string, message: Message): ClassicQueue[] {
     const extra = message.hasHeaders ? senderSelectedKeys(message) : undefined;
     const keys = extra ? [message.routingKey, ...extra] : [message.routingKey];
     if (exchangeName === '') {
@@ -469,7 +474,7 @@ export class VHost {
         const q = this.queues.get(message.routingKey);
         return q ? [q] : [];
       }
-      const out = new Set<Queue>();
+      const out = new Set<ClassicQueue>();
       for (const key of keys) {
         const q = this.queues.get(key);
         if (q) out.add(q);
@@ -491,16 +496,16 @@ export class VHost {
    * Routes through `ex` and the exchanges bound to it (each visited once, so cycles end); when nothing
    * matched, through the alternate-exchange chain.
    */
-  private routeKeys(ex: Exchange, message: Message, keys: string[]): Queue[] {
+  private routeKeys(ex: Exchange, message: Message, keys: string[]): ClassicQueue[] {
     const visited = new Set<Exchange>();
     let current: Exchange | undefined = ex;
     while (current && !visited.has(current)) {
       const found = new Set<Destination>();
       for (const key of keys) current.route(message, key, found);
       visited.add(current);
-      const queues: Queue[] = [];
+      const queues: ClassicQueue[] = [];
       for (const d of found) {
-        if (d instanceof Queue) queues.push(d);
+        if (d.kind === 'queue') queues.push(d);
         else if (!visited.has(d)) {
           visited.add(d);
           for (const key of keys) d.route(message, key, found);
@@ -524,16 +529,16 @@ export class VHost {
    * to the queue's dead-letter exchange, with the dead-letter routing key or else its original keys. A missing
    * exchange drops it; a copy that would cycle back without a rejection on the way is dropped for that queue.
    */
-  private deadLetter(queue: Queue, message: Message, reason: DeadLetterReason): void {
+  private deadLetter(queue: ClassicQueue, message: Message, reason: DeadLetterReason): void {
     const { deadLetterExchange, deadLetterRoutingKey } = queue.settings;
     if (deadLetterExchange === undefined) return;
     const keys = deadLetterRoutingKey !== undefined ? [deadLetterRoutingKey] : originalRoutingKeys(message);
     let copy = deadLetteredMessage(message, queue.name, reason, deadLetterExchange, keys[0], Date.now());
     // With an explicit dead-letter routing key RabbitMQ drops CC: the copy goes to that key alone.
     if (deadLetterRoutingKey !== undefined && copy.headers?.CC !== undefined) copy = copy.withoutHeader('CC');
-    let targets: Queue[];
+    let targets: ClassicQueue[];
     if (deadLetterExchange === '') {
-      targets = keys.map((k) => this.queues.get(k)).filter((q): q is Queue => q !== undefined);
+      targets = keys.map((k) => this.queues.get(k)).filter((q): q is ClassicQueue => q !== undefined);
     } else {
       const ex = this.exchanges.get(deadLetterExchange);
       if (!ex) return;
@@ -662,9 +667,10 @@ export class VHost {
       settings: ReturnType<typeof parseQueueArguments>;
     },
     recovering = false,
-  ): Promise<Queue> {
+  ): Promise<ClassicQueue> {
     const store = await this.ctx.openQueueStore(def.id, def.durable);
-    const queue = new Queue({ ...def, vhost: this.name }, def.settings, store, this.ctx.queueOptions, {
+    const log = new MessageLog(store, this.ctx.queueOptions);
+    const queue = new ClassicQueue({ ...def, vhost: this.name }, def.settings, log, {
       requestDelete: (q) => {
         if (this.queues.get(q.name) === q) void this.removeQueue(q);
       },
@@ -689,7 +695,7 @@ export class VHost {
     return queue;
   }
 
-  private async removeQueue(q: Queue): Promise<number> {
+  private async removeQueue(q: ClassicQueue): Promise<number> {
     if (this.queues.get(q.name) !== q) return 0;
     this.queues.delete(q.name);
     const removed: Binding[] = [];
@@ -755,7 +761,7 @@ export class VHost {
     if (source.hasBinding(destination, binding.key)) return;
     const stored: StoredBinding = {
       source: source.name,
-      destinationKind: destination instanceof Queue ? 'queue' : 'exchange',
+      destinationKind: destination.kind,
       destination: destination.name,
       routingKey,
       arguments: encodeArgs(args),
@@ -774,7 +780,7 @@ export class VHost {
   }
 
   private isLive(destination: Destination): boolean {
-    return destination instanceof Queue
+    return destination.kind === 'queue'
       ? this.queues.get(destination.name) === destination
       : this.exchanges.get(destination.name) === destination;
   }
@@ -803,12 +809,12 @@ export class VHost {
   /** A binding survives restarts when both ends do. */
   private bindingIsDurable(b: Binding): boolean {
     const d = b.destination;
-    const destinationDurable = d instanceof Queue ? d.durable && d.exclusiveOwner === null : d.durable;
+    const destinationDurable = d.kind === 'queue' ? d.durable && d.exclusiveOwner === null : d.durable;
     return b.source.durable && destinationDurable;
   }
 
   private bindingMetaKey(b: Binding): string {
-    const kind = b.destination instanceof Queue ? 'queue' : 'exchange';
+    const kind = b.destination.kind;
     return `binding\u0000${this.metaPrefix}${b.source.name}\u0000${kind}\u0000${b.destination.name}\u0000${b.key}`;
   }
 
@@ -816,7 +822,7 @@ export class VHost {
     return `${kind}\u0000${this.metaPrefix}${name}`;
   }
 
-  private checkExclusive(q: Queue, owner: object): void {
+  private checkExclusive(q: ClassicQueue, owner: object): void {
     if (q.exclusiveOwner !== null && q.exclusiveOwner !== owner) {
       throw resourceLocked(
         `cannot obtain exclusive access to locked ${q.describe}. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,

@@ -1,13 +1,12 @@
 import type { FieldTable } from '../codec/field-table.js';
-import type { QueueStore } from '../store/queue-store.js';
-import type { LogRecord } from '../store/record-format.js';
 import type { Consumer } from './consumer.js';
+import { ConsumerDispatch } from './consumer-dispatch.js';
 import type { DeadLetterReason } from './dead-letter.js';
-import { accessRefused } from './errors.js';
-import { Message } from './message.js';
-import type { OffsetRing } from './offset-ring.js';
+import type { Message } from './message.js';
+import type { MessageLog, MessageLogOptions } from './message-log.js';
 import type { QueueSettings } from './queue-arguments.js';
 import { ReadySet } from './ready-set.js';
+import { UnackedEntries, type UnackedEntry } from './unacked-entries.js';
 
 export interface QueueDefinition {
   id: string;
@@ -22,19 +21,14 @@ export interface QueueDefinition {
 
 export interface QueueHooks {
   /** The queue decided to remove itself (auto-delete, x-expires). */
-  requestDelete(queue: Queue): void;
+  requestDelete(queue: ClassicQueue): void;
   /** A message leaves without being consumed and the queue has a dead-letter exchange: route its copy there. */
-  deadLetter(queue: Queue, message: Message, reason: DeadLetterReason): void;
+  deadLetter(queue: ClassicQueue, message: Message, reason: DeadLetterReason): void;
   /** A store I/O failure that the queue cannot recover from on its own. */
-  onStoreError(queue: Queue, err: Error): void;
+  onStoreError(queue: ClassicQueue, err: Error): void;
 }
 
-export interface QueueOptions {
-  /** Bytes of message bodies kept in memory per queue; the rest is read back from the segment log. */
-  cacheBytes: number;
-  /** Read-ahead window when the backlog has to come from disk. */
-  readAheadBytes: number;
-}
+export type QueueOptions = MessageLogOptions;
 
 export interface GetResult {
   offset: number;
@@ -52,20 +46,16 @@ export class QueueFullError extends Error {
   }
 }
 
-interface Unacked {
-  expiresAt: number;
-  size: number;
-  priority: number;
-}
-
 /**
- * A queue: a segment log (the store) plus delivery state. Ready messages are positions in typed-array rings,
- * one per priority level (ascending offsets; a requeued message goes back to its original place, as RabbitMQ
- * does); bodies are held in a bounded cache and otherwise read back from disk ahead of delivery. Unacked
- * messages are tracked by offset. Every rule about when a message leaves (ack, TTL, length limits, delivery
- * limit, dead-lettering) lives here, for every protocol.
+ * The classic queue delivery model over a MessageLog. Ready messages are positions in typed-array rings, one
+ * per priority level (ascending offsets; a requeued message goes back to its original place, as RabbitMQ
+ * does); bodies come from the log's bounded cache or are read back ahead of delivery. Delivered messages are
+ * unacked entries with an owner (released together when the owner ends) and an optional lease deadline (they
+ * come back by themselves when it passes). Every rule about when a message leaves (ack, TTL, length limits,
+ * delivery limit, dead-lettering) lives here, for every protocol.
  */
-export class Queue {
+export class ClassicQueue {
+  readonly kind = 'queue' as const;
   readonly id: string;
   readonly name: string;
   readonly vhost: string;
@@ -75,27 +65,23 @@ export class Queue {
   readonly exclusiveOwner: object | null;
 
   private readonly ready: ReadySet;
-  private readonly cache = new Map<number, Message>();
-  private cacheBytes = 0;
-  private readonly unacked = new Map<number, Unacked>();
+  private readonly unacked = new UnackedEntries();
   private readonly redelivered = new Set<number>();
   /** Failed deliveries (returns) per message, for x-delivery-limit and x-delivery-count. */
   private readonly deliveryCounts = new Map<number, number>();
-  /** Kept sorted by priority, highest first (stable: equal priorities keep subscription order). */
-  private readonly consumers: Consumer[] = [];
-  private roundRobin = 0;
+  private readonly consumers = new ConsumerDispatch(() => this.describe);
   private hadConsumers = false;
   private drainScheduled = false;
   /** The read-ahead in progress, shared by everyone waiting for the head to come from disk. */
   private readInFlight: Promise<void> | null = null;
-  /** One past the last offset the read-ahead brought into the cache. */
-  private readAheadEnd = 0;
   /** Messages on their way to the dead-letter exchange, in the order they died. */
   private readonly dying: Array<{ offset: number; reason: DeadLetterReason; message: Message | undefined }> =
     [];
   private dyingActive = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryTimerAt = 0;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private leaseTimerAt = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private deleted = false;
   readyBytes = 0;
@@ -103,8 +89,7 @@ export class Queue {
   constructor(
     definition: QueueDefinition,
     private settingsValue: QueueSettings,
-    private readonly store: QueueStore,
-    private readonly options: QueueOptions,
+    private readonly log: MessageLog,
     private readonly hooks: QueueHooks,
   ) {
     this.id = definition.id;
@@ -134,7 +119,7 @@ export class Queue {
   }
 
   get consumerCount(): number {
-    return this.consumers.length;
+    return this.consumers.count;
   }
 
   get describe(): string {
@@ -151,7 +136,7 @@ export class Queue {
 
   /** Rebuilds ready state from the store after a restart. */
   async recover(): Promise<void> {
-    await this.store.recover((offset, size, expiresAt, priority) => {
+    await this.log.recover((offset, size, expiresAt, priority) => {
       this.ready.push(offset, expiresAt, size, priority);
       this.readyBytes += size;
     });
@@ -174,7 +159,7 @@ export class Queue {
     // Fast path: nothing waiting and a no-ack consumer has room. The message leaves the broker at once, so it
     // is never written: nothing could ever read it back (RabbitMQ confirms such messages without persisting too).
     let consumer: Consumer | undefined;
-    if (this.ready.length === 0 && this.consumers.length > 0) {
+    if (this.ready.length === 0 && this.consumers.count > 0) {
       consumer = this.nextConsumerWithCredit();
       if (consumer?.noAck) {
         onStored?.(null);
@@ -186,18 +171,9 @@ export class Queue {
     const expiresAt = this.expiryFor(message, now);
     const persistent = message.persistent && this.durable;
     const priority = this.ready.levelOf(message.priority);
-    const offset = this.store.append({
-      timestamp: message.timestamp,
-      persistent,
-      expiresAt,
-      priority,
-      exchange: message.exchange,
-      routingKey: message.routingKey,
-      properties: message.properties,
-      body: message.body,
-    });
+    const offset = this.log.append(message, persistent, expiresAt, priority);
     if (onStored) {
-      if (persistent) this.store.whenDurable(offset, onStored);
+      if (persistent) this.log.whenDurable(offset, onStored);
       else onStored(null);
     }
     // A consumer that acks has room: hand it over without touching the rings (the log keeps it until the ack).
@@ -212,34 +188,24 @@ export class Queue {
     }
     this.ready.push(offset, expiresAt, size, priority);
     this.readyBytes += size;
-    if (this.cacheBytes + message.byteSize <= this.options.cacheBytes) {
-      this.cache.set(offset, message);
-      this.cacheBytes += message.byteSize;
-    }
+    this.log.remember(offset, message);
     this.enforceLengthLimit();
     if (expiresAt !== 0) this.armExpiryTimer();
-    if (this.consumers.length > 0) this.scheduleDrain();
+    if (this.consumers.count > 0) this.scheduleDrain();
   }
 
   addConsumer(consumer: Consumer): void {
-    if (this.consumers.length > 0 && (consumer.exclusive || this.consumers.some((c) => c.exclusive))) {
-      throw accessRefused(`${this.describe} in exclusive use`);
-    }
-    let at = this.consumers.length;
-    while (at > 0 && this.consumers[at - 1].priority < consumer.priority) at--;
-    this.consumers.splice(at, 0, consumer);
+    this.consumers.add(consumer);
     this.hadConsumers = true;
     this.clearIdleTimer();
     this.scheduleDrain();
   }
 
-  /** Removes a consumer; its unacked messages stay unacked until the channel settles or requeues them. */
+  /** Removes a consumer; its unacked messages stay unacked until their owner settles or releases them. */
   removeConsumer(consumer: Consumer): void {
-    const i = this.consumers.indexOf(consumer);
+    const i = this.consumers.remove(consumer);
     if (i < 0) return;
-    this.consumers.splice(i, 1);
-    if (this.roundRobin > i) this.roundRobin--;
-    if (this.consumers.length === 0) {
+    if (this.consumers.count === 0) {
       if (this.autoDelete && this.hadConsumers) this.hooks.requestDelete(this);
       else this.armIdleTimer();
     } else if (this.settings.singleActiveConsumer && i === 0) {
@@ -250,31 +216,56 @@ export class Queue {
 
   /** The consumer receiving messages of a single-active-consumer queue. */
   get activeConsumer(): Consumer | undefined {
-    return this.settings.singleActiveConsumer ? this.consumers[0] : undefined;
+    return this.settings.singleActiveConsumer ? this.consumers.first : undefined;
   }
 
   /** Called by an adapter when a consumer regains credit (ack, qos change, flow on, socket drained). */
   resumeDelivery(): void {
-    if (this.ready.length > 0 && this.consumers.length > 0) this.scheduleDrain();
+    if (this.ready.length > 0 && this.consumers.count > 0) this.scheduleDrain();
   }
 
-  /** basic.get: the head message, if any. A Promise only when the head must come from disk. */
-  get(noAck: boolean): GetResult | null | Promise<GetResult | null> {
+  /**
+   * basic.get: the head message, if any, held by owner until settled or released; with leaseMs > 0 it comes
+   * back by itself after that long (an HTTP claim). A Promise only when the head must come from disk.
+   */
+  get(
+    noAck: boolean,
+    owner: object | null = null,
+    leaseMs = 0,
+  ): GetResult | null | Promise<GetResult | null> {
     this.touchIdle();
     this.expireHeads(Date.now());
     if (this.ready.length === 0) return null;
     const offset = this.ready.peekOffset();
-    const cached = this.cache.get(offset);
-    if (cached) return this.takeHead(cached, noAck);
-    return this.loadHead().then(() => (this.deleted ? null : this.get(noAck)));
+    const cached = this.log.cached(offset);
+    if (cached) return this.takeHead(cached, noAck, owner, leaseMs);
+    return this.loadHead().then(() => (this.deleted ? null : this.get(noAck, owner, leaseMs)));
   }
 
   /** The message at `offset` was processed; it leaves the queue for good. */
   ack(offset: number): boolean {
-    if (!this.unacked.delete(offset)) return false;
+    if (!this.unacked.take(offset)) return false;
     this.forget(offset);
-    this.store.settle(offset);
+    this.log.settle(offset);
     return true;
+  }
+
+  /** Extends (or shortens) the lease of a held message; false if owner does not hold it. */
+  renewLease(offset: number, leaseMs: number, owner: object): boolean {
+    if (!this.unacked.renew(offset, leaseMs > 0 ? Date.now() + leaseMs : 0, owner)) return false;
+    this.armLeaseTimer();
+    return true;
+  }
+
+  /** Every message owner holds goes back to ready (its channel, session or claim ended). */
+  releaseOwner(owner: object): void {
+    const offsets = this.unacked.offsetsOf(owner);
+    if (offsets.length > 0) this.requeue(offsets);
+  }
+
+  /** Offsets owner holds, ascending. */
+  heldBy(owner: object): number[] {
+    return this.unacked.offsetsOf(owner);
   }
 
   /**
@@ -285,9 +276,8 @@ export class Queue {
     let any = false;
     const limit = this.settings.deliveryLimit;
     for (const offset of offsets) {
-      const entry = this.unacked.get(offset);
+      const entry = this.unacked.take(offset);
       if (!entry) continue;
-      this.unacked.delete(offset);
       const failures = (this.deliveryCounts.get(offset) ?? 0) + 1;
       if (limit >= 0 && failures > limit) {
         this.forget(offset);
@@ -306,9 +296,15 @@ export class Queue {
     }
   }
 
+  private returnEntry(offset: number, entry: UnackedEntry): void {
+    // A lease that ran out counts as a failed delivery, like a requeue.
+    this.unacked.add(offset, entry);
+    this.requeue([offset]);
+  }
+
   /** Rejected without requeue: dead-lettered (reason rejected) or gone. */
   reject(offset: number): void {
-    if (!this.unacked.delete(offset)) return;
+    if (!this.unacked.take(offset)) return;
     this.forget(offset);
     this.pendingDeath(offset, 'rejected', undefined);
   }
@@ -318,12 +314,11 @@ export class Queue {
     const count = this.ready.length;
     this.ready.forEachOffset((offset) => {
       this.forget(offset);
-      this.store.settle(offset);
+      this.log.settle(offset);
     });
     this.ready.clear();
     this.readyBytes = 0;
-    this.cache.clear();
-    this.cacheBytes = 0;
+    this.log.clearCache();
     this.armExpiryTimer();
     return count;
   }
@@ -337,25 +332,26 @@ export class Queue {
     this.deleted = true;
     const count = this.ready.length;
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.leaseTimer);
     this.clearIdleTimer();
-    const consumers = this.consumers.splice(0);
-    this.cache.clear();
+    const consumers = this.consumers.removeAll();
     this.unacked.clear();
     this.dying.length = 0;
-    await this.store.destroy();
+    await this.log.destroy();
     return { count, consumers };
   }
 
   /** Flushes and closes the store at shutdown, keeping the data. */
   async close(): Promise<void> {
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.leaseTimer);
     this.clearIdleTimer();
-    await this.store.close();
+    await this.log.close();
   }
 
   /** Resets the x-expires countdown (declare, get, consume count as use). */
   touchIdle(): void {
-    if (this.settings.expires > 0 && this.consumers.length === 0) this.armIdleTimer();
+    if (this.settings.expires > 0 && this.consumers.count === 0) this.armIdleTimer();
   }
 
   /** Failed deliveries so far of an unacked or ready message (0 for a first delivery). */
@@ -371,7 +367,7 @@ export class Queue {
     return ttl < 0 ? 0 : now + ttl;
   }
 
-  private takeHead(message: Message, noAck: boolean): GetResult {
+  private takeHead(message: Message, noAck: boolean, owner: object | null, leaseMs: number): GetResult {
     const offset = this.ready.peekOffset();
     const expiresAt = this.ready.peekExpiry();
     const size = this.ready.peekSize();
@@ -379,7 +375,11 @@ export class Queue {
     this.removeHead(offset, message);
     const redelivered = this.redelivered.has(offset);
     if (noAck) this.settleDelivered(offset);
-    else this.unacked.set(offset, { expiresAt, size, priority });
+    else {
+      const leaseDeadline = leaseMs > 0 ? Date.now() + leaseMs : 0;
+      this.unacked.add(offset, { expiresAt, size, priority, owner, leaseDeadline });
+      if (leaseDeadline > 0) this.armLeaseTimer();
+    }
     this.armExpiryTimer();
     return {
       offset,
@@ -392,11 +392,7 @@ export class Queue {
   private removeHead(offset: number, message: Message | undefined): void {
     this.readyBytes -= this.ready.peekSize();
     this.ready.shift();
-    this.uncache(offset, message);
-  }
-
-  private uncache(offset: number, message: Message | undefined): void {
-    if (message && this.cache.delete(offset)) this.cacheBytes -= message.byteSize;
+    this.log.forget(offset, message);
   }
 
   private forget(offset: number): void {
@@ -406,7 +402,7 @@ export class Queue {
 
   private settleDelivered(offset: number): void {
     this.forget(offset);
-    this.store.settle(offset);
+    this.log.settle(offset);
   }
 
   private deliverTo(
@@ -420,7 +416,14 @@ export class Queue {
     const redelivered = this.redelivered.has(offset);
     const delivered = this.withDeliveryCount(offset, message);
     if (consumer.noAck) this.settleDelivered(offset);
-    else this.unacked.set(offset, { expiresAt, size, priority });
+    else
+      this.unacked.add(offset, {
+        expiresAt,
+        size,
+        priority,
+        owner: consumer.holder ?? null,
+        leaseDeadline: 0,
+      });
     consumer.deliver(this, offset, delivered, redelivered);
   }
 
@@ -432,31 +435,7 @@ export class Queue {
   }
 
   private nextConsumerWithCredit(): Consumer | undefined {
-    const n = this.consumers.length;
-    if (n === 0) return undefined;
-    if (this.settings.singleActiveConsumer) {
-      const active = this.consumers[0];
-      return active.hasCredit() ? active : undefined;
-    }
-    // Highest priority group with credit first; round robin within a group.
-    let start = 0;
-    while (start < n) {
-      const priority = this.consumers[start].priority;
-      let end = start + 1;
-      while (end < n && this.consumers[end].priority === priority) end++;
-      const size = end - start;
-      const from = this.roundRobin >= start && this.roundRobin < end ? this.roundRobin - start : 0;
-      for (let k = 0; k < size; k++) {
-        const i = start + ((from + k) % size);
-        const c = this.consumers[i];
-        if (c.hasCredit()) {
-          this.roundRobin = start + ((i - start + 1) % size);
-          return c;
-        }
-      }
-      start = end;
-    }
-    return undefined;
+    return this.consumers.next(this.settings.singleActiveConsumer);
   }
 
   private scheduleDrain(): void {
@@ -471,16 +450,16 @@ export class Queue {
   private drain(): void {
     if (this.deleted) return;
     const now = Date.now();
-    while (this.ready.length > 0 && this.consumers.length > 0) {
+    while (this.ready.length > 0 && this.consumers.count > 0) {
       const expiresAt = this.ready.peekExpiry();
       const offset = this.ready.peekOffset();
       if (expiresAt !== 0 && expiresAt <= now) {
-        const cached = this.cache.get(offset);
+        const cached = this.log.cached(offset);
         this.removeHead(offset, cached);
         this.pendingDeath(offset, 'expired', cached);
         continue;
       }
-      const message = this.cache.get(offset);
+      const message = this.log.cached(offset);
       if (!message) {
         if (!this.readInFlight) void this.loadHead().then(() => this.scheduleDrain());
         return;
@@ -508,67 +487,54 @@ export class Queue {
    * drain does not stop at every window boundary to wait for the disk.
    */
   private prefetchBacklog(): void {
-    if (this.readInFlight || this.cacheBytes >= this.options.readAheadBytes / 2) return;
+    if (this.readInFlight || this.log.cacheBytes >= this.log.readAheadBytes / 2) return;
     const ring = this.ready.headRing();
-    if (!ring || ring.length === 0 || !this.cache.has(ring.peekOffset())) return;
+    if (!ring || ring.length === 0 || !this.log.isCached(ring.peekOffset())) return;
     // Cached messages form a prefix of the ring: the first uncached one is past the last cached offset.
     let lo = 0;
     let hi = ring.length;
+    const readAheadEnd = this.log.readAheadEnd;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (ring.offsetAt(mid) < this.readAheadEnd) lo = mid + 1;
+      if (ring.offsetAt(mid) < readAheadEnd) lo = mid + 1;
       else hi = mid;
     }
     if (lo >= ring.length) return;
     const from = ring.offsetAt(lo);
-    if (this.cache.has(from)) return;
+    if (this.log.isCached(from)) return;
     this.readInFlight = this.readAhead(from).finally(() => {
       this.readInFlight = null;
       this.scheduleDrain();
     });
   }
 
-  /** Reads the backlog from `from` (default: the head) into the cache, matching records to ring positions. */
+  /** Reads the backlog from `from` (default: the head) into the cache: the offsets still in the head ring. */
   private async readAhead(from: number | undefined): Promise<void> {
     const ring = this.ready.headRing();
     if (!ring) return;
     try {
       const head = from ?? ring.peekOffset();
-      let records: LogRecord[] = await this.store.readRange(head, this.options.readAheadBytes, 4096);
-      if (records.length === 0 || records[0].offset !== head) {
-        const one = await this.store.read(head);
-        records = one ? [one] : [];
-      }
+      // Records come in ascending order, like the ring: walk both together.
+      let k = 0;
+      await this.log.readAhead(head, (offset) => {
+        while (k < ring.length && ring.offsetAt(k) < offset) k++;
+        return k < ring.length && ring.offsetAt(k) === offset;
+      });
       if (this.deleted) return;
-      this.cacheRecords(ring, records);
-      if (records.length > 0)
-        this.readAheadEnd = Math.max(this.readAheadEnd, records[records.length - 1].offset + 1);
       if (
         from === undefined &&
         ring.length > 0 &&
         ring.peekOffset() === head &&
-        !this.cache.has(head) &&
+        !this.log.isCached(head) &&
         this.ready.headRing() === ring
       ) {
-        // The log no longer has it (a corrupt segment skipped at recovery): drop it rather than stall.
+        // The log no longer has it (a damaged record skipped at recovery): drop it rather than stall.
         this.removeHead(head, undefined);
         this.forget(head);
-        this.store.settle(head);
+        this.log.settle(head);
       }
     } catch (err) {
       this.hooks.onStoreError(this, err as Error);
-    }
-  }
-
-  private cacheRecords(ring: OffsetRing, records: LogRecord[]): void {
-    let k = 0;
-    for (const rec of records) {
-      while (k < ring.length && ring.offsetAt(k) < rec.offset) k++;
-      if (k >= ring.length) break;
-      if (ring.offsetAt(k) !== rec.offset || this.cache.has(rec.offset)) continue;
-      const message = messageFromRecord(rec);
-      this.cache.set(rec.offset, message);
-      this.cacheBytes += message.byteSize;
     }
   }
 
@@ -593,7 +559,7 @@ export class Queue {
         (maxLengthBytes >= 0 && this.readyBytes > maxLengthBytes))
     ) {
       const offset = this.ready.peekOffset();
-      const cached = this.cache.get(offset);
+      const cached = this.log.cached(offset);
       this.removeHead(offset, cached);
       this.forget(offset);
       this.pendingDeath(offset, 'maxlen', cached);
@@ -606,8 +572,8 @@ export class Queue {
   private expireHeads(now: number): void {
     this.ready.takeExpiredHeads(now, (offset, size) => {
       this.readyBytes -= size;
-      const cached = this.cache.get(offset);
-      this.uncache(offset, cached);
+      const cached = this.log.cached(offset);
+      this.log.forget(offset, cached);
       this.forget(offset);
       this.pendingDeath(offset, 'expired', cached);
     });
@@ -619,7 +585,7 @@ export class Queue {
    */
   private pendingDeath(offset: number, reason: DeadLetterReason, message: Message | undefined): void {
     if (this.settings.deadLetterExchange === undefined) {
-      this.store.settle(offset);
+      this.log.settle(offset);
       return;
     }
     this.dying.push({ offset, reason, message });
@@ -631,14 +597,10 @@ export class Queue {
     try {
       while (this.dying.length > 0 && !this.deleted) {
         const next = this.dying.shift()!;
-        let message = next.message;
-        if (!message) {
-          const rec = await this.store.read(next.offset);
-          if (this.deleted) return;
-          message = rec ? messageFromRecord(rec) : undefined;
-        }
+        const message = next.message ?? (await this.log.read(next.offset));
+        if (this.deleted) return;
         if (message) this.hooks.deadLetter(this, message, next.reason);
-        this.store.settle(next.offset);
+        this.log.settle(next.offset);
       }
     } catch (err) {
       this.hooks.onStoreError(this, err as Error);
@@ -678,11 +640,30 @@ export class Queue {
     this.expiryTimer.unref();
   }
 
+  /** One timer per queue for the earliest lease deadline; expired leases go back to ready. */
+  private armLeaseTimer(): void {
+    if (this.deleted) return;
+    const at = this.unacked.earliestLease();
+    if (at === 0 || (this.leaseTimer && this.leaseTimerAt <= at)) return;
+    clearTimeout(this.leaseTimer);
+    this.leaseTimerAt = at;
+    this.leaseTimer = setTimeout(
+      () => {
+        this.leaseTimer = undefined;
+        this.leaseTimerAt = 0;
+        this.unacked.takeExpiredLeases(Date.now(), (offset, entry) => this.returnEntry(offset, entry));
+        this.armLeaseTimer();
+      },
+      Math.min(Math.max(0, at - Date.now()), 0x7fffffff),
+    );
+    this.leaseTimer.unref();
+  }
+
   private armIdleTimer(): void {
-    if (this.settings.expires <= 0 || this.deleted || this.consumers.length > 0) return;
+    if (this.settings.expires <= 0 || this.deleted || this.consumers.count > 0) return;
     this.clearIdleTimer();
     this.idleTimer = setTimeout(() => {
-      if (this.consumers.length === 0) this.hooks.requestDelete(this);
+      if (this.consumers.count === 0) this.hooks.requestDelete(this);
     }, this.settings.expires);
     this.idleTimer.unref();
   }
@@ -691,18 +672,4 @@ export class Queue {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
   }
-}
-
-/** A message read back from a log record; `ttl` is the per-message TTL to count from now (-1: none). */
-export function messageFromRecord(rec: LogRecord, ttl = -1): Message {
-  return new Message(
-    rec.exchange,
-    rec.routingKey,
-    rec.properties,
-    rec.body,
-    rec.persistent,
-    rec.priority,
-    ttl,
-    rec.timestamp,
-  );
 }
