@@ -529,6 +529,10 @@ export class ClassicQueue {
         this.ready.headRing() === ring
       ) {
         // The log no longer has it (a damaged record skipped at recovery): drop it rather than stall.
+        this.hooks.onStoreError(
+          this,
+          new Error(`message at offset ${head} cannot be read from the log: dropped`),
+        );
         this.removeHead(head, undefined);
         this.forget(head);
         this.log.settle(head);

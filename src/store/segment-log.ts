@@ -681,6 +681,7 @@ export class SegmentLog {
         const want = Math.min(window, end - pos);
         let buf = Buffer.allocUnsafe(want);
         let got = await readFull(fd, buf, 0, want, pos);
+        if (got < want) this.warn(`${seg.file} ends at byte ${pos + got}, before the ${end} written to it`);
         let p = 0;
         let jumpTo = -1;
         while (p < got) {

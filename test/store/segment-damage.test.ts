@@ -191,3 +191,23 @@ test('a damaged run at the end of a sealed segment reports the offsets up to the
   );
   await log.destroy();
 });
+
+test('a sealed segment cut short (a lost tail) is reported with the offsets up to the next segment', async () => {
+  const dir = tempDir('seg-damage-');
+  await writeLog(dir, RECORDS);
+  const spans = recordSpans(dir);
+  const first = spans[0].file;
+  const inFirst = spans.filter((s) => s.file === first);
+  const size = fs.statSync(first).size;
+  fs.truncateSync(first, size - 500);
+  const lost = inFirst.filter((s) => s.end > size - 500).map((s) => s.offset);
+  const { log, damage, seen } = await openDamaged(dir);
+  assert.equal(damage.length, 1);
+  assert.equal(damage[0].firstOffset, lost[0]);
+  assert.equal(damage[0].lastOffset, lost[lost.length - 1]);
+  assert.deepEqual(
+    seen,
+    spans.map((s) => s.offset).filter((o) => !lost.includes(o)),
+  );
+  await log.destroy();
+});
