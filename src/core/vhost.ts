@@ -1,20 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import {
-  decodeFieldTable,
-  encodeFieldTable,
-  type FieldTable,
-  type FieldValue,
-} from '../codec/field-table.js';
+import type { FieldTable, FieldValue } from '../codec/field-table.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { QueueStore } from '../store/queue-store.js';
 import { ClassicQueue, QueueFullError, type QueueOptions } from './classic-queue.js';
-import {
-  type DeadLetterReason,
-  deadLetteredMessage,
-  isDeadLetterCycle,
-  originalRoutingKeys,
-} from './dead-letter.js';
+import { routeDeadLetter } from './dead-letter-routing.js';
 import { DelayedMessages } from './delayed-messages.js';
+import { DirectReplyTo } from './direct-reply-to.js';
 import { accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import {
   type Binding,
@@ -24,10 +15,21 @@ import {
   isExchangeType,
   isRoutingType,
 } from './exchange.js';
-import { fieldTableKey } from './field-table-key.js';
 import type { Message } from './message.js';
 import { MessageLog } from './message-log.js';
 import { checkQueueArgumentsEquivalent, parseQueueArguments } from './queue-arguments.js';
+import { Router } from './router.js';
+import {
+  bindingKey,
+  decodeArgs,
+  encodeArgs,
+  type StoredBinding,
+  type StoredExchange,
+  type StoredQueue,
+  VHostDefinitions,
+} from './vhost-definitions.js';
+
+export { directReplyQueue } from './direct-reply-to.js';
 
 /** What a vhost needs from the broker around it. */
 export interface VHostContext {
@@ -35,7 +37,7 @@ export interface VHostContext {
   openQueueStore(id: string, durable: boolean): Promise<QueueStore>;
   queueOptions: QueueOptions;
   onQueueStoreError(queue: ClassicQueue, err: Error): void;
-  /** ClassicQueue arguments with the matching policy applied (RabbitMQ's precedence rules); absent = arguments as given. */
+  /** Queue arguments with the matching policy applied (RabbitMQ's precedence rules); absent = arguments as given. */
   effectiveQueueArguments?(vhost: string, queue: string, args: FieldTable): FieldTable;
   /** Exchange arguments with the matching policy applied (alternate-exchange). */
   effectiveExchangeArguments?(vhost: string, exchange: string, args: FieldTable): FieldTable;
@@ -66,28 +68,6 @@ export interface QueueDeclareResult {
   consumerCount: number;
 }
 
-interface StoredExchange {
-  type: ExchangeType;
-  durable: true;
-  autoDelete: boolean;
-  internal: boolean;
-  arguments: string;
-  /** Store id of a delayed-message exchange's held messages. */
-  id?: string;
-}
-interface StoredQueue {
-  id: string;
-  autoDelete: boolean;
-  arguments: string;
-}
-interface StoredBinding {
-  source: string;
-  destinationKind: 'queue' | 'exchange';
-  destination: string;
-  routingKey: string;
-  arguments: string;
-}
-
 const builtinExchanges: Array<[string, ExchangeType]> = [
   ['amq.direct', 'direct'],
   ['amq.fanout', 'fanout'],
@@ -97,8 +77,6 @@ const builtinExchanges: Array<[string, ExchangeType]> = [
 ];
 
 const ignore = (): void => {};
-const encodeArgs = (args: FieldTable) => encodeFieldTable(args).toString('base64');
-const decodeArgs = (s: string): FieldTable => decodeFieldTable(Buffer.from(s, 'base64'), 0).table;
 
 /** A namespace (AMQP virtual host): its exchanges, queues and bindings, and the rules for changing them. */
 export class VHost {
@@ -112,15 +90,21 @@ export class VHost {
   private readonly pendingQueues = new Map<string, Promise<ClassicQueue>>();
   private readonly pendingExchanges = new Map<string, Promise<Exchange>>();
   private readonly pendingBindings = new Map<string, Promise<void>>();
-  private readonly metaPrefix: string;
-  /** Direct reply-to consumers (amq.rabbitmq.reply-to) by token. */
-  private readonly directReplies = new Map<string, (message: Message) => void>();
+  private readonly definitions: VHostDefinitions;
+  private readonly router: Router;
+  private readonly directReplies = new DirectReplyTo();
 
   constructor(
     readonly name: string,
     private readonly ctx: VHostContext,
   ) {
-    this.metaPrefix = `${name}\u0000`;
+    this.definitions = new VHostDefinitions(ctx.meta, name);
+    this.router = new Router({
+      vhost: name,
+      exchanges: this.exchanges,
+      queues: this.queues,
+      effectiveExchangeArguments: ctx.effectiveExchangeArguments?.bind(ctx),
+    });
     for (const [exName, type] of builtinExchanges) {
       this.exchanges.set(
         exName,
@@ -414,165 +398,46 @@ export class VHost {
    * every copy is stored as durably as its queue requires, possibly synchronously.
    */
   publish(exchangeName: string, message: Message, onStored?: (err: Error | null) => void): number {
-    if (exchangeName === '' && message.routingKey.startsWith(directReplyPrefix)) {
-      const deliver = this.directReplies.get(message.routingKey.slice(directReplyPrefix.length));
+    if (this.directReplies.isReply(exchangeName, message.routingKey)) {
       onStored?.(null);
-      if (!deliver) return 0;
-      deliver(message);
-      return 1;
+      return this.directReplies.deliver(message) ? 1 : 0;
     }
     const delayed = exchangeName === '' ? undefined : this.exchanges.get(exchangeName)?.delayed;
     if (delayed) {
       const delay = delayOf(message);
       if (delay > 0) {
-        this.getRoutableExchange(exchangeName); // an internal exchange refuses client publishes (403)
+        this.router.routableExchange(exchangeName); // an internal exchange refuses client publishes (403)
         delayed.schedule(message, Date.now() + delay, onStored);
         return 1;
       }
     }
-    return this.enqueueAll(this.route(exchangeName, message), message, onStored);
-  }
-
-  /** Enqueues into every target; `onStored` once all copies are stored (nack-worthy error if any failed). */
-  private enqueueAll(
-    targets: ClassicQueue[],
-    message: Message,
-    onStored?: (err: Error | null) => void,
-  ): number {
-    // Sender-selected distribution: BCC routes but must not reach the consumers.
-    if (targets.length > 0 && message.hasHeaders && message.headers?.BCC !== undefined) {
-      message = message.withoutHeader('BCC');
-    }
-    if (targets.length === 0) {
-      onStored?.(null);
-      return 0;
-    }
-    if (!onStored) {
-      for (const q of targets) q.enqueue(message);
-      return targets.length;
-    }
-    if (targets.length === 1) {
-      targets[0].enqueue(message, onStored);
-      return 1;
-    }
-    let waiting = targets.length;
-    let failed: Error | null = null;
-    const done = (err: Error | null) => {
-      if (err) failed = err;
-      if (--waiting === 0) onStored(failed);
-    };
-    for (const q of targets) q.enqueue(message, done);
-    return targets.length;
+    return this.router.enqueueAll(this.router.route(exchangeName, message), message, onStored);
   }
 
   /** The queues a message published to `exchangeName` reaches; 404 if the exchange is missing, 403 if internal. */
   route(exchangeName: string, message: Message): ClassicQueue[] {
-    const extra = message.hasHeaders ? senderSelectedKeys(message) : undefined;
-    const keys = extra ? [message.routingKey, ...extra] : [message.routingKey];
-    if (exchangeName === '') {
-      if (keys.length === 1) {
-        const q = this.queues.get(message.routingKey);
-        return q ? [q] : [];
-      }
-      const out = new Set<ClassicQueue>();
-      for (const key of keys) {
-        const q = this.queues.get(key);
-        if (q) out.add(q);
-      }
-      return [...out];
-    }
-    return this.routeKeys(this.getRoutableExchange(exchangeName), message, keys);
-  }
-
-  private getRoutableExchange(exchangeName: string): Exchange {
-    const ex = this.exchanges.get(exchangeName);
-    if (!ex) throw notFound(`no exchange '${exchangeName}' in vhost '${this.name}'`);
-    if (ex.internal)
-      throw accessRefused(`cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
-    return ex;
-  }
-
-  /**
-   * Routes through `ex` and the exchanges bound to it (each visited once, so cycles end); when nothing
-   * matched, through the alternate-exchange chain.
-   */
-  private routeKeys(ex: Exchange, message: Message, keys: string[]): ClassicQueue[] {
-    const visited = new Set<Exchange>();
-    let current: Exchange | undefined = ex;
-    while (current && !visited.has(current)) {
-      const found = new Set<Destination>();
-      for (const key of keys) current.route(message, key, found);
-      visited.add(current);
-      const queues: ClassicQueue[] = [];
-      for (const d of found) {
-        if (d.kind === 'queue') queues.push(d);
-        else if (!visited.has(d)) {
-          visited.add(d);
-          for (const key of keys) d.route(message, key, found);
-        }
-      }
-      if (queues.length > 0) return queues;
-      const alternate = this.alternateExchangeOf(current);
-      current = alternate === undefined ? undefined : this.exchanges.get(alternate);
-    }
-    return [];
-  }
-
-  private alternateExchangeOf(ex: Exchange): string | undefined {
-    const args = this.ctx.effectiveExchangeArguments?.(this.name, ex.name, ex.arguments) ?? ex.arguments;
-    const ae = args['alternate-exchange'];
-    return typeof ae === 'string' ? ae : Buffer.isBuffer(ae) ? ae.toString('utf8') : undefined;
-  }
-
-  /**
-   * A queue's message died (rejected, expired, over the length or delivery limit): its copy with x-death goes
-   * to the queue's dead-letter exchange, with the dead-letter routing key or else its original keys. A missing
-   * exchange drops it; a copy that would cycle back without a rejection on the way is dropped for that queue.
-   */
-  private deadLetter(queue: ClassicQueue, message: Message, reason: DeadLetterReason): void {
-    const { deadLetterExchange, deadLetterRoutingKey } = queue.settings;
-    if (deadLetterExchange === undefined) return;
-    const keys = deadLetterRoutingKey !== undefined ? [deadLetterRoutingKey] : originalRoutingKeys(message);
-    let copy = deadLetteredMessage(message, queue.name, reason, deadLetterExchange, keys[0], Date.now());
-    // With an explicit dead-letter routing key RabbitMQ drops CC: the copy goes to that key alone.
-    if (deadLetterRoutingKey !== undefined && copy.headers?.CC !== undefined) copy = copy.withoutHeader('CC');
-    let targets: ClassicQueue[];
-    if (deadLetterExchange === '') {
-      targets = keys.map((k) => this.queues.get(k)).filter((q): q is ClassicQueue => q !== undefined);
-    } else {
-      const ex = this.exchanges.get(deadLetterExchange);
-      if (!ex) return;
-      targets = this.routeKeys(ex, copy, keys);
-    }
-    for (const target of new Set(targets)) {
-      if (!isDeadLetterCycle(copy, target.name)) target.enqueue(copy);
-    }
+    return this.router.route(exchangeName, message);
   }
 
   // ---- direct reply-to -------------------------------------------------------------------------------------
 
   /** Registers an RPC caller's reply consumer; returns the token that goes into reply_to. */
   registerDirectReply(deliver: (message: Message) => void): string {
-    const token = randomBytes(18).toString('base64url');
-    this.directReplies.set(token, deliver);
-    return token;
+    return this.directReplies.register(deliver);
   }
 
   unregisterDirectReply(token: string): void {
-    this.directReplies.delete(token);
+    this.directReplies.unregister(token);
   }
 
   // ---- recovery and shutdown -------------------------------------------------------------------------------
 
   /** Restores durable definitions and queue contents after a restart. */
   async recover(): Promise<void> {
-    const meta = this.ctx.meta;
     // Delayed messages that came due while the broker was down fire as soon as their store opens: only once
     // queues and bindings are back, or they would be routed nowhere.
     const delayedToOpen: Array<[Exchange, string]> = [];
-    for (const [key, value] of meta.entries(`exchange\u0000${this.metaPrefix}`)) {
-      const name = key.slice(`exchange\u0000${this.metaPrefix}`.length);
-      const s = value as StoredExchange;
+    for (const [name, s] of this.definitions.exchanges()) {
       const ex = new Exchange({
         name,
         vhost: this.name,
@@ -585,9 +450,7 @@ export class VHost {
       this.exchanges.set(name, ex);
       if (s.id !== undefined) delayedToOpen.push([ex, s.id]);
     }
-    for (const [key, value] of meta.entries(`queue\u0000${this.metaPrefix}`)) {
-      const name = key.slice(`queue\u0000${this.metaPrefix}`.length);
-      const s = value as StoredQueue;
+    for (const [name, s] of this.definitions.queues()) {
       const args = decodeArgs(s.arguments);
       const describe = `queue '${name}' in vhost '${this.name}'`;
       const queue = await this.createQueue(
@@ -607,13 +470,12 @@ export class VHost {
       );
       await queue.recover();
     }
-    for (const [key, value] of meta.entries(`binding\u0000${this.metaPrefix}`)) {
-      const s = value as StoredBinding;
+    for (const [key, s] of this.definitions.bindings()) {
       const source = this.exchanges.get(s.source);
       const destination =
         s.destinationKind === 'queue' ? this.queues.get(s.destination) : this.exchanges.get(s.destination);
       if (!source || !destination) {
-        await meta.delete(key); // A dangling binding from an interrupted delete.
+        await this.ctx.meta.delete(key); // A dangling binding from an interrupted delete.
         continue;
       }
       const args = decodeArgs(s.arguments);
@@ -642,10 +504,9 @@ export class VHost {
       // fires the message again rather than losing it.
       onDue: (message) => {
         if (this.exchanges.get(ex.name) !== ex) return undefined;
-        const extra = message.hasHeaders ? senderSelectedKeys(message) : undefined;
-        const keys = extra ? [message.routingKey, ...extra] : [message.routingKey];
+        const keys = this.router.keysOf(message);
         return new Promise<void>((resolve, reject) => {
-          this.enqueueAll(this.routeKeys(ex, message, keys), message, (err) =>
+          this.router.enqueueAll(this.router.routeKeys(ex, message, keys), message, (err) =>
             err && !(err instanceof QueueFullError) ? reject(err) : resolve(),
           );
         });
@@ -674,7 +535,7 @@ export class VHost {
       requestDelete: (q) => {
         if (this.queues.get(q.name) === q) void this.removeQueue(q);
       },
-      deadLetter: (q, message, reason) => this.deadLetter(q, message, reason),
+      deadLetter: (q, message, reason) => routeDeadLetter(this.exchanges, this.router, q, message, reason),
       onStoreError: (q, err) => this.ctx.onQueueStoreError(q, err),
     });
     if (def.durable && def.exclusiveOwner === null && !recovering) {
@@ -814,12 +675,11 @@ export class VHost {
   }
 
   private bindingMetaKey(b: Binding): string {
-    const kind = b.destination.kind;
-    return `binding\u0000${this.metaPrefix}${b.source.name}\u0000${kind}\u0000${b.destination.name}\u0000${b.key}`;
+    return this.definitions.bindingKey(b.source.name, b.destination.kind, b.destination.name, b.key);
   }
 
   private key(kind: 'exchange' | 'queue', name: string): string {
-    return `${kind}\u0000${this.metaPrefix}${name}`;
+    return this.definitions.key(kind, name);
   }
 
   private checkExclusive(q: ClassicQueue, owner: object): void {
@@ -830,26 +690,6 @@ export class VHost {
     }
   }
 }
-
-/** RabbitMQ's sender-selected distribution: CC and BCC headers (arrays of strings) add routing keys. */
-function senderSelectedKeys(message: Message): string[] | undefined {
-  const headers = message.headers;
-  if (!headers) return undefined;
-  let keys: string[] | undefined;
-  for (const name of ['CC', 'BCC']) {
-    const list = headers[name];
-    if (!Array.isArray(list)) continue;
-    for (const k of list) {
-      const key = typeof k === 'string' ? k : Buffer.isBuffer(k) ? k.toString('utf8') : undefined;
-      if (key !== undefined) (keys ??= []).push(key);
-    }
-  }
-  return keys;
-}
-
-/** The pseudo-queue a client consumes from (and names in reply_to) for direct reply-to RPC. */
-export const directReplyQueue = 'amq.rabbitmq.reply-to';
-const directReplyPrefix = `${directReplyQueue}.`;
 
 /** The x-delay header of a message for a delayed-message exchange, in ms (0 when absent or not a number). */
 function textValue(v: FieldValue | undefined): string | undefined {
@@ -862,10 +702,6 @@ function delayOf(message: Message): number {
   const n =
     typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v) : 0;
   return Number.isFinite(n) ? n : 0;
-}
-
-function bindingKey(routingKey: string, args: FieldTable): string {
-  return `${routingKey}\u0000${fieldTableKey(args)}`;
 }
 
 function newQueueId(): string {
