@@ -7,8 +7,10 @@ import { GroupCommit } from '../store/group-commit.js';
 import { MetadataStore } from '../store/metadata-store.js';
 import { QueueStore } from '../store/queue-store.js';
 import type { StorageDamage } from '../store/storage-damage.js';
-import type { ClassicQueue, QueueOptions } from './classic-queue.js';
+import { StreamStore } from '../store/stream-store.js';
+import type { QueueOptions } from './classic-queue.js';
 import { PolicyRegistry } from './policies.js';
+import type { Queue } from './queue.js';
 import { type User, type UserDefinition, UserRegistry } from './users.js';
 import { VHost } from './vhost.js';
 
@@ -189,7 +191,18 @@ export class Broker {
           onWriteError: (err) => this.reportWriteError(err),
           onDamage: (damage) => this.storageDamage.push({ ...damage, vhost: name, queueId: id }),
         }),
-      onQueueStoreError: (queue: ClassicQueue, err: Error) =>
+      openStreamStore: (id, segmentMaxBytes) =>
+        StreamStore.open({
+          dir: join(this.options.dataDir, 'streams', id),
+          commit: this.commit,
+          fsync: this.options.fsync,
+          segmentMaxBytes,
+          files: this.files,
+          onWarning: (message) => this.logger.warn({ vhost: name, streamId: id }, message),
+          onDamage: (damage) => this.storageDamage.push({ ...damage, vhost: name, queueId: id }),
+          onWriteError: (err) => this.reportWriteError(err),
+        }),
+      onQueueStoreError: (queue: Queue, err: Error) =>
         this.logger.error({ err, vhost: name, queue: queue.name }, 'queue store error'),
       effectiveQueueArguments: (vhost, queue, args) =>
         this.policies.effectiveQueueArguments(vhost, queue, args),

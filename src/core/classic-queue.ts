@@ -1,5 +1,5 @@
 import type { FieldTable } from '../codec/field-table.js';
-import type { Consumer } from './consumer.js';
+import type { ConsumeOptions, Consumer } from './consumer.js';
 import { ConsumerDispatch } from './consumer-dispatch.js';
 import type { DeadLetterReason } from './dead-letter.js';
 import type { Message } from './message.js';
@@ -194,7 +194,7 @@ export class ClassicQueue {
     if (this.consumers.count > 0) this.scheduleDrain();
   }
 
-  addConsumer(consumer: Consumer): void {
+  addConsumer(consumer: Consumer, _options?: ConsumeOptions): void {
     this.consumers.add(consumer);
     this.hadConsumers = true;
     this.clearIdleTimer();

@@ -1,5 +1,6 @@
-import type { ClassicQueue } from './classic-queue.js';
+import type { FieldTable } from '../codec/field-table.js';
 import type { Message } from './message.js';
+import type { Queue } from './queue.js';
 
 /**
  * What a protocol adapter hands a queue to receive messages. The queue pushes deliveries while `hasCredit()`
@@ -21,7 +22,14 @@ export interface Consumer {
   /** Consumer priority (AMQP x-priority): higher ones get messages first while they have credit. */
   readonly priority: number;
   hasCredit(): boolean;
-  deliver(queue: ClassicQueue, offset: number, message: Message, redelivered: boolean): void;
+  deliver(queue: Queue, offset: number, message: Message, redelivered: boolean): void;
   /** The queue was deleted (or otherwise ended the subscription); the consumer is already removed. */
-  cancelledByQueue(queue: ClassicQueue): void;
+  cancelledByQueue(queue: Queue): void;
+}
+
+/** How a consumer subscribes: its subscription arguments, and whether it is credit-limited (a prefetch). */
+export interface ConsumeOptions {
+  arguments?: FieldTable;
+  /** AMQP: a basic.qos prefetch is in force. Streams require it (acks are credit). */
+  creditLimited?: boolean;
 }

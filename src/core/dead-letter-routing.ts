@@ -7,6 +7,7 @@ import {
 } from './dead-letter.js';
 import type { Exchange } from './exchange.js';
 import type { Message } from './message.js';
+import type { Queue } from './queue.js';
 import type { Router } from './router.js';
 
 /**
@@ -27,7 +28,7 @@ export function routeDeadLetter(
   let copy = deadLetteredMessage(message, queue.name, reason, deadLetterExchange, keys[0], Date.now());
   // With an explicit dead-letter routing key RabbitMQ drops CC: the copy goes to that key alone.
   if (deadLetterRoutingKey !== undefined && copy.headers?.CC !== undefined) copy = copy.withoutHeader('CC');
-  let targets: ClassicQueue[];
+  let targets: Queue[];
   if (deadLetterExchange === '') {
     targets = router.defaultExchangeTargets(keys);
   } else {

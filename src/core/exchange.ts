@@ -1,8 +1,8 @@
 import type { FieldTable } from '../codec/field-table.js';
-import type { ClassicQueue } from './classic-queue.js';
 import type { DelayedMessages } from './delayed-messages.js';
 import { headersMatch } from './headers-matcher.js';
 import type { Message } from './message.js';
+import type { Queue } from './queue.js';
 import { TopicMatcher } from './topic-matcher.js';
 
 /** How an exchange matches bindings. */
@@ -22,10 +22,10 @@ export function isRoutingType(type: unknown): type is RoutingType {
 }
 
 /**
- * What routing delivers to: a queue, or another exchange (RabbitMQ's exchange-to-exchange bindings). Told
+ * What routing delivers to: a queue (classic or stream), or another exchange (RabbitMQ's exchange-to-exchange bindings). Told
  * apart by `kind`, so a new kind of destination (a stream) joins the union instead of new class checks.
  */
-export type Destination = ClassicQueue | Exchange;
+export type Destination = Queue | Exchange;
 
 export interface Binding {
   source: Exchange;

@@ -1,13 +1,13 @@
-import type { ClassicQueue } from './classic-queue.js';
 import { accessRefused, notFound } from './errors.js';
 import type { Destination, Exchange } from './exchange.js';
 import type { Message } from './message.js';
+import type { Queue } from './queue.js';
 
 /** What routing reads of a vhost: its exchanges and queues by name, and the effective exchange arguments. */
 export interface RoutingTables {
   readonly vhost: string;
   readonly exchanges: ReadonlyMap<string, Exchange>;
-  readonly queues: ReadonlyMap<string, ClassicQueue>;
+  readonly queues: ReadonlyMap<string, Queue>;
   /** Exchange arguments with policies applied (alternate-exchange); absent = as declared. */
   effectiveExchangeArguments?(
     vhost: string,
@@ -31,19 +31,19 @@ export class Router {
   }
 
   /** The queues a message published to `exchangeName` reaches; 404 if the exchange is missing, 403 if internal. */
-  route(exchangeName: string, message: Message): ClassicQueue[] {
+  route(exchangeName: string, message: Message): Queue[] {
     const keys = this.keysOf(message);
     if (exchangeName === '') return this.defaultExchangeTargets(keys);
     return this.routeKeys(this.routableExchange(exchangeName), message, keys);
   }
 
   /** The default exchange: each key names a queue. */
-  defaultExchangeTargets(keys: string[]): ClassicQueue[] {
+  defaultExchangeTargets(keys: string[]): Queue[] {
     if (keys.length === 1) {
       const q = this.tables.queues.get(keys[0]);
       return q ? [q] : [];
     }
-    const out = new Set<ClassicQueue>();
+    const out = new Set<Queue>();
     for (const key of keys) {
       const q = this.tables.queues.get(key);
       if (q) out.add(q);
@@ -64,16 +64,16 @@ export class Router {
    * Routes through `ex` and the exchanges bound to it (each visited once, so cycles end); when nothing
    * matched, through the alternate-exchange chain.
    */
-  routeKeys(ex: Exchange, message: Message, keys: string[]): ClassicQueue[] {
+  routeKeys(ex: Exchange, message: Message, keys: string[]): Queue[] {
     const visited = new Set<Exchange>();
     let current: Exchange | undefined = ex;
     while (current && !visited.has(current)) {
       const found = new Set<Destination>();
       for (const key of keys) current.route(message, key, found);
       visited.add(current);
-      const queues: ClassicQueue[] = [];
+      const queues: Queue[] = [];
       for (const d of found) {
-        if (d.kind === 'queue') queues.push(d);
+        if (d.kind !== 'exchange') queues.push(d);
         else if (!visited.has(d)) {
           visited.add(d);
           for (const key of keys) d.route(message, key, found);
@@ -87,7 +87,7 @@ export class Router {
   }
 
   /** Enqueues into every target; `onStored` once all copies are stored (nack-worthy error if any failed). */
-  enqueueAll(targets: ClassicQueue[], message: Message, onStored?: (err: Error | null) => void): number {
+  enqueueAll(targets: Queue[], message: Message, onStored?: (err: Error | null) => void): number {
     // Sender-selected distribution: BCC routes but must not reach the consumers.
     if (targets.length > 0 && message.hasHeaders && message.headers?.BCC !== undefined) {
       message = message.withoutHeader('BCC');

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FieldTable, FieldValue } from '../codec/field-table.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { QueueStore } from '../store/queue-store.js';
+import type { StreamStore } from '../store/stream-store.js';
 import { ClassicQueue, QueueFullError, type QueueOptions } from './classic-queue.js';
 import { routeDeadLetter } from './dead-letter-routing.js';
 import { DelayedMessages } from './delayed-messages.js';
@@ -17,8 +18,11 @@ import {
 } from './exchange.js';
 import type { Message } from './message.js';
 import { MessageLog } from './message-log.js';
+import type { Queue } from './queue.js';
 import { checkQueueArgumentsEquivalent, parseQueueArguments } from './queue-arguments.js';
 import { Router } from './router.js';
+import { Stream } from './stream.js';
+import { isStreamDeclare, parseStreamArguments, type StreamSettings } from './stream-arguments.js';
 import {
   bindingKey,
   decodeArgs,
@@ -35,8 +39,9 @@ export { directReplyQueue } from './direct-reply-to.js';
 export interface VHostContext {
   meta: MetadataStore;
   openQueueStore(id: string, durable: boolean): Promise<QueueStore>;
+  openStreamStore(id: string, segmentMaxBytes: number): Promise<StreamStore>;
   queueOptions: QueueOptions;
-  onQueueStoreError(queue: ClassicQueue, err: Error): void;
+  onQueueStoreError(queue: Queue, err: Error): void;
   /** Queue arguments with the matching policy applied (RabbitMQ's precedence rules); absent = arguments as given. */
   effectiveQueueArguments?(vhost: string, queue: string, args: FieldTable): FieldTable;
   /** Exchange arguments with the matching policy applied (alternate-exchange). */
@@ -63,7 +68,7 @@ export interface QueueDeclare {
 }
 
 export interface QueueDeclareResult {
-  queue: ClassicQueue;
+  queue: Queue;
   messageCount: number;
   consumerCount: number;
 }
@@ -81,13 +86,13 @@ const ignore = (): void => {};
 /** A namespace (AMQP virtual host): its exchanges, queues and bindings, and the rules for changing them. */
 export class VHost {
   private readonly exchanges = new Map<string, Exchange>();
-  private readonly queues = new Map<string, ClassicQueue>();
+  private readonly queues = new Map<string, Queue>();
   /**
    * Declares in progress: a second declare of the same name waits for the first and then sees its outcome (a
    * queue, exchange or binding is registered only once its definition is durable). Waiters re-check in a loop
    * with nothing async between the last check and their own start: another waiter may have gone first.
    */
-  private readonly pendingQueues = new Map<string, Promise<ClassicQueue>>();
+  private readonly pendingQueues = new Map<string, Promise<Queue>>();
   private readonly pendingExchanges = new Map<string, Promise<Exchange>>();
   private readonly pendingBindings = new Map<string, Promise<void>>();
   private readonly definitions: VHostDefinitions;
@@ -133,12 +138,12 @@ export class VHost {
     return ex;
   }
 
-  findQueue(name: string): ClassicQueue | undefined {
+  findQueue(name: string): Queue | undefined {
     return this.queues.get(name);
   }
 
   /** A queue the caller may use: 404 if missing, 405 if another connection holds it exclusively. */
-  getQueue(name: string, owner: object): ClassicQueue {
+  getQueue(name: string, owner: object): Queue {
     const q = this.queues.get(name);
     if (!q) throw notFound(`no queue '${name}' in vhost '${this.name}'`);
     this.checkExclusive(q, owner);
@@ -149,7 +154,7 @@ export class VHost {
     return this.queues.size;
   }
 
-  allQueues(): IterableIterator<ClassicQueue> {
+  allQueues(): IterableIterator<Queue> {
     return this.queues.values();
   }
 
@@ -158,7 +163,8 @@ export class VHost {
     for (const q of this.queues.values()) {
       const args = this.ctx.effectiveQueueArguments?.(this.name, q.name, q.arguments) ?? q.arguments;
       try {
-        q.applySettings(parseQueueArguments(args, q.describe));
+        if (q.kind === 'stream') q.applySettings(parseStreamArguments(args, q.describe));
+        else q.applySettings(parseQueueArguments(args, q.describe));
       } catch {
         // Arguments and policy values are each validated; a combination the parser refuses keeps the old settings.
       }
@@ -290,10 +296,30 @@ export class VHost {
       existing.touchIdle();
       return { queue: existing, messageCount: existing.messageCount, consumerCount: existing.consumerCount };
     }
-    const settings = parseQueueArguments(
-      this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args,
-      describe,
-    );
+    const effective = this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args;
+    if (isStreamDeclare(args)) {
+      // Streams are replicated logs in RabbitMQ: always durable, never exclusive or auto-delete.
+      const bad = !durable
+        ? 'non-durable'
+        : exclusive
+          ? 'exclusive-owner'
+          : autoDelete
+            ? 'auto-delete'
+            : undefined;
+      if (bad) throw preconditionFailed(`invalid property '${bad}' for ${describe}`);
+      const creation = this.createStream(
+        { id: newQueueId(), name, arguments: args },
+        parseStreamArguments(effective, describe),
+      );
+      this.pendingQueues.set(name, creation);
+      try {
+        const queue = await creation;
+        return { queue, messageCount: 0, consumerCount: 0 };
+      } finally {
+        this.pendingQueues.delete(name);
+      }
+    }
+    const settings = parseQueueArguments(effective, describe);
     if (settings.queueType === 'quorum') {
       // Quorum queues are replicated logs in RabbitMQ: always durable, never exclusive or auto-delete.
       const bad = !durable
@@ -415,7 +441,7 @@ export class VHost {
   }
 
   /** The queues a message published to `exchangeName` reaches; 404 if the exchange is missing, 403 if internal. */
-  route(exchangeName: string, message: Message): ClassicQueue[] {
+  route(exchangeName: string, message: Message): Queue[] {
     return this.router.route(exchangeName, message);
   }
 
@@ -453,6 +479,15 @@ export class VHost {
     for (const [name, s] of this.definitions.queues()) {
       const args = decodeArgs(s.arguments);
       const describe = `queue '${name}' in vhost '${this.name}'`;
+      if (isStreamDeclare(args)) {
+        const effective = this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args;
+        await this.createStream(
+          { id: s.id, name, arguments: args },
+          parseStreamArguments(effective, describe),
+          true,
+        );
+        continue;
+      }
       const queue = await this.createQueue(
         {
           id: s.id,
@@ -556,7 +591,33 @@ export class VHost {
     return queue;
   }
 
-  private async removeQueue(q: ClassicQueue): Promise<number> {
+  private async createStream(
+    def: { id: string; name: string; arguments: FieldTable },
+    settings: StreamSettings,
+    recovering = false,
+  ): Promise<Stream> {
+    const store = await this.ctx.openStreamStore(def.id, settings.segmentMaxBytes);
+    const stream = new Stream(
+      { ...def, vhost: this.name },
+      settings,
+      store,
+      this.ctx.queueOptions,
+      (q, err) => this.ctx.onQueueStoreError(q, err),
+    );
+    if (!recovering) {
+      const stored: StoredQueue = { id: def.id, autoDelete: false, arguments: encodeArgs(def.arguments) };
+      try {
+        await this.ctx.meta.put(this.key('queue', def.name), stored);
+      } catch (err) {
+        await stream.delete().catch(ignore); // never registered: a failed declare leaves nothing behind
+        throw err;
+      }
+    }
+    this.queues.set(def.name, stream);
+    return stream;
+  }
+
+  private async removeQueue(q: Queue): Promise<number> {
     if (this.queues.get(q.name) !== q) return 0;
     this.queues.delete(q.name);
     const removed: Binding[] = [];
@@ -622,7 +683,7 @@ export class VHost {
     if (source.hasBinding(destination, binding.key)) return;
     const stored: StoredBinding = {
       source: source.name,
-      destinationKind: destination.kind,
+      destinationKind: destination.kind === 'exchange' ? 'exchange' : 'queue',
       destination: destination.name,
       routingKey,
       arguments: encodeArgs(args),
@@ -641,9 +702,9 @@ export class VHost {
   }
 
   private isLive(destination: Destination): boolean {
-    return destination.kind === 'queue'
-      ? this.queues.get(destination.name) === destination
-      : this.exchanges.get(destination.name) === destination;
+    return destination.kind === 'exchange'
+      ? this.exchanges.get(destination.name) === destination
+      : this.queues.get(destination.name) === destination;
   }
 
   private async removeBinding(
@@ -670,19 +731,20 @@ export class VHost {
   /** A binding survives restarts when both ends do. */
   private bindingIsDurable(b: Binding): boolean {
     const d = b.destination;
-    const destinationDurable = d.kind === 'queue' ? d.durable && d.exclusiveOwner === null : d.durable;
+    const destinationDurable = d.kind === 'exchange' ? d.durable : d.durable && d.exclusiveOwner === null;
     return b.source.durable && destinationDurable;
   }
 
   private bindingMetaKey(b: Binding): string {
-    return this.definitions.bindingKey(b.source.name, b.destination.kind, b.destination.name, b.key);
+    const kind = b.destination.kind === 'exchange' ? 'exchange' : 'queue';
+    return this.definitions.bindingKey(b.source.name, kind, b.destination.name, b.key);
   }
 
   private key(kind: 'exchange' | 'queue', name: string): string {
     return this.definitions.key(kind, name);
   }
 
-  private checkExclusive(q: ClassicQueue, owner: object): void {
+  private checkExclusive(q: Queue, owner: object): void {
     if (q.exclusiveOwner !== null && q.exclusiveOwner !== owner) {
       throw resourceLocked(
         `cannot obtain exclusive access to locked ${q.describe}. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,

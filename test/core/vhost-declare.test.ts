@@ -7,6 +7,7 @@ import { writeAll } from '../../src/store/fs-io.js';
 import { GroupCommit } from '../../src/store/group-commit.js';
 import { MetadataStore } from '../../src/store/metadata-store.js';
 import { QueueStore } from '../../src/store/queue-store.js';
+import { StreamStore } from '../../src/store/stream-store.js';
 import { tempDir } from '../store/helpers.js';
 
 const commit = new GroupCommit({ fsync: false });
@@ -33,6 +34,8 @@ async function openVHost() {
     queueOptions: { cacheBytes: 1 << 20, readAheadBytes: 1 << 16 },
     openQueueStore: (id, durable) =>
       QueueStore.open({ dir: path.join(queuesDir, id), commit, fsync: false, durable }),
+    openStreamStore: (id, segmentMaxBytes) =>
+      StreamStore.open({ dir: path.join(dir, 'streams', id), commit, fsync: false, segmentMaxBytes }),
     onQueueStoreError: () => {},
   });
   const queueDirs = () => (fs.existsSync(queuesDir) ? fs.readdirSync(queuesDir) : []);

@@ -1,6 +1,6 @@
-import type { ClassicQueue as Queue } from '../../core/classic-queue.js';
 import type { Consumer } from '../../core/consumer.js';
 import type { Message } from '../../core/message.js';
+import type { Queue } from '../../core/queue.js';
 import type { AmqpChannel } from './channel.js';
 
 /** A basic.consume subscription: the core's Consumer, with AMQP prefetch accounting. */

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CodecError } from '../../codec/codec-error.js';
 import { type FieldTable, TypedFieldValue } from '../../codec/field-table.js';
-import { type GetResult, type ClassicQueue as Queue, QueueFullError } from '../../core/classic-queue.js';
+import { type GetResult, QueueFullError } from '../../core/classic-queue.js';
 import { BrokerError, notFound, ReplyCode, replyCodeName } from '../../core/errors.js';
 import { Message } from '../../core/message.js';
+import type { Queue } from '../../core/queue.js';
 import { directReplyQueue, type VHost } from '../../core/vhost.js';
 import { AmqpError } from './amqp-error.js';
 import { ChannelConsumer } from './channel-consumer.js';
@@ -52,6 +53,8 @@ type State = 'open' | 'closing' | 'closed';
  */
 export class AmqpChannel {
   private state: State = 'open';
+  /** The client closed the connection: nothing more is delivered and errors go unreported. */
+  private connectionClosing = false;
   private busy = false;
   private readonly backlog: Array<() => void> = [];
 
@@ -550,7 +553,10 @@ export class AmqpChannel {
       this,
       priority,
     );
-    queue.addConsumer(consumer);
+    queue.addConsumer(consumer, {
+      arguments: args,
+      creditLimited: this.consumerPrefetch > 0 || this.channelPrefetch > 0,
+    });
     this.consumers.set(consumerTag, consumer);
     // consume-ok precedes deliveries: the queue delivers from a microtask.
     if (!noWait) this.send({ name: 'basic.consume-ok', classId: 60, methodId: 21, consumerTag });
@@ -643,7 +649,7 @@ export class AmqpChannel {
 
   /** The queue asks whether `consumer` may take one more message now. */
   consumerHasCredit(consumer: ChannelConsumer): boolean {
-    if (this.state !== 'open' || !this.flowActive) return false;
+    if (this.state !== 'open' || !this.flowActive || this.connectionClosing) return false;
     if (!this.connection.isWritable) {
       this.connection.waitForDrain(this);
       return false;
@@ -771,14 +777,35 @@ export class AmqpChannel {
 
   // ---- lifecycle -------------------------------------------------------------------------------------------
 
-  /** Frees everything the channel holds: consumers cancelled, unacked messages requeued (channel or connection closing). */
-  release(): void {
-    if (this.state === 'closed') return;
-    this.state = this.state === 'closing' ? 'closing' : 'closed';
+  /**
+   * The client sent connection.close: deliver nothing more and, once what it sent before the close has run
+   * (frames queued behind an asynchronous method), drop the subscriptions and call `done`. Unacked messages
+   * stay until release(), so acks sent after the close still count.
+   */
+  stopForConnectionClose(done: () => void): void {
+    this.connectionClosing = true;
+    const stop = (): void => {
+      this.dropSubscriptions();
+      done();
+    };
+    if (this.busy) this.backlog.push(stop);
+    else stop();
+  }
+
+  private dropSubscriptions(): void {
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
     if (this.directReply) this.vhost.unregisterDirectReply(this.directReply.token);
     this.directReply = undefined;
+    // Content frames after the close are not read: a publish still open never completes.
+    this.publishing = null;
+  }
+
+  /** Frees everything the channel holds: consumers cancelled, unacked messages requeued (channel or connection closing). */
+  release(): void {
+    if (this.state === 'closed') return;
+    this.state = this.state === 'closing' ? 'closing' : 'closed';
+    this.dropSubscriptions();
     this.txPublishes = [];
     // Uncommitted acks are void: those messages are requeued with the rest.
     for (const s of this.txSettles) this.unacked.set(s.tag, s.entry);
@@ -787,7 +814,6 @@ export class AmqpChannel {
     this.unacked.clear();
     this.applySettles(all);
     this.backlog.length = 0;
-    this.publishing = null;
   }
 
   private finishClose(): void {
@@ -805,6 +831,7 @@ export class AmqpChannel {
       this.logger.error({ err, channel: this.number }, 'internal error on channel');
       error = new AmqpError(ReplyCode.internalError, 'internal error', classId, methodId);
     }
+    if (this.connectionClosing) return;
     if (error.connectionLevel) {
       this.connection.closeWithError(error);
       return;

@@ -8,6 +8,7 @@ import type { User } from '../../core/users.js';
 import type { VHost } from '../../core/vhost.js';
 import { AmqpError } from './amqp-error.js';
 import { AmqpChannel } from './channel.js';
+import { ClientClose, closeGraceMs, isSettlement } from './client-close.js';
 import { FrameParser } from './frame-parser.js';
 import { heartbeatFrame, methodFrame } from './frame-writer.js';
 import {
@@ -39,7 +40,18 @@ export interface ConnectionContext {
   onClosed(connection: AmqpConnection): void;
 }
 
-type State = 'header' | 'start-ok' | 'authenticating' | 'tune-ok' | 'open' | 'open-ok' | 'closing' | 'closed';
+type State =
+  | 'header'
+  | 'start-ok'
+  | 'authenticating'
+  | 'tune-ok'
+  | 'open'
+  | 'open-ok'
+  /** We sent connection.close (an error, shutdown) and wait for close-ok. */
+  | 'closing'
+  /** The client sent connection.close; its late acks still count (see onClientClose). */
+  | 'client-closing'
+  | 'closed';
 
 const supportedHeader = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]);
 let nextConnectionId = 1;
@@ -62,6 +74,8 @@ export class AmqpConnection {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
+  private clientClose: ClientClose | undefined;
+  private ownerReleased = false;
   private lastReceived = Date.now();
   private sentSinceTick = false;
   private corked = false;
@@ -85,7 +99,14 @@ export class AmqpConnection {
     this.channelMax = ctx.limits.channelMax;
     this.parser = new FrameParser(
       {
-        onFrame: (type, channel, payload, start, end) => this.onFrame(type, channel, payload, start, end),
+        onFrame: (type, channel, payload, start, end) => {
+          // An error in a well-formed frame must not stop the parser: the client's close-ok still has to be read.
+          try {
+            this.onFrame(type, channel, payload, start, end);
+          } catch (err) {
+            this.fail(err);
+          }
+        },
         onProtocolHeader: () => this.onProtocolHeader(true),
         onProtocolHeaderMismatch: () => this.onProtocolHeader(false),
       },
@@ -131,7 +152,7 @@ export class AmqpConnection {
 
   /** Queues bytes for the socket; all writes of one tick go out corked together. */
   write(buf: Buffer): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.clientClose?.outputClosed) return;
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -200,6 +221,12 @@ export class AmqpConnection {
       }
       return;
     }
+    if (this.state === 'client-closing') {
+      if (type === FRAME_METHOD && channel !== 0 && isSettlement(payload, start, end)) {
+        this.settleAfterClose(channel, decodeMethod(payload, start, end));
+      }
+      return;
+    }
     if (this.state === 'closing') {
       // After we sent connection.close only close/close-ok matter (spec 2.2.4).
       if (type === FRAME_METHOD && channel === 0) {
@@ -247,11 +274,7 @@ export class AmqpConnection {
         if (this.state !== 'open') break;
         return this.onOpen(m.virtualHost);
       case 'connection.close':
-        this.sendMethod(0, { name: 'connection.close-ok', classId: 10, methodId: 51 });
-        this.closeChannels();
-        this.state = 'closing';
-        this.terminate();
-        return;
+        return this.onClientClose();
       case 'connection.close-ok':
         this.terminate();
         return;
@@ -440,7 +463,7 @@ export class AmqpConnection {
 
   /** Turns any error raised while handling input into the right close; unknown errors are 541 and logged. */
   fail(err: unknown): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'client-closing') return;
     if (err instanceof AmqpError) return this.closeWithError(err);
     if (err instanceof CodecError) return this.closeWithError(new AmqpError(err.replyCode, err.message));
     if (err instanceof BrokerError) return this.closeWithError(new AmqpError(err.code, err.text));
@@ -450,7 +473,7 @@ export class AmqpConnection {
 
   /** Sends connection.close with a reply code and waits (bounded) for close-ok. */
   closeWithError(err: AmqpError): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.state === 'closing' || this.state === 'client-closing' || this.state === 'closed') return;
     this.ctx.logger.info(
       { connection: this.id, remote: this.remoteAddress, code: err.code, reason: err.text },
       'closing connection on error',
@@ -473,7 +496,7 @@ export class AmqpConnection {
   /** Broker shutdown: connection.close 320 to the client. Resolves once the socket is closed (bounded). */
   forceClose(text: string): Promise<void> {
     return new Promise((resolve) => {
-      if (this.state === 'closed') return resolve();
+      if (this.socket.destroyed) return resolve();
       this.socket.once('close', () => resolve());
       if (this.state === 'open-ok') this.closeWithError(new AmqpError(ReplyCode.connectionForced, text));
       else this.socket.destroy();
@@ -528,6 +551,55 @@ export class AmqpConnection {
     this.closeTimer.unref();
   }
 
+  /**
+   * The client's connection.close. Every frame before it takes effect first: each channel runs what it had
+   * queued behind an asynchronous method, then stops delivering; close-ok follows. Like RabbitMQ we then leave
+   * the TCP connection for the client to close (ending it at once makes amqp091-go report a clean Close() as
+   * 501 EOF) and reset it only after the grace period. Unacked messages are requeued when the client hangs up
+   * or SETTLE_AFTER_CLOSE_MS has passed, so acks it sent after its close still count.
+   */
+  private onClientClose(): void {
+    this.state = 'client-closing';
+    this.stopTimers();
+    if (this.readingPaused) {
+      // Keep reading so the client's late acks and its hang-up are seen.
+      this.readingPaused = false;
+      this.socket.resume();
+    }
+    this.clientClose = new ClientClose(
+      {
+        sendCloseOk: () => this.sendMethod(0, { name: 'connection.close-ok', classId: 10, methodId: 51 }),
+        release: () => this.finishClientClose(),
+        reset: () => this.socket.resetAndDestroy(),
+      },
+      closeGraceMs(this.heartbeatSeconds),
+    );
+    this.clientClose.start(this.channels.values());
+  }
+
+  /** A basic.ack/nack/reject that arrived after the client's connection.close; a bad one is ignored. */
+  private settleAfterClose(channel: number, m: AmqpMethod): void {
+    try {
+      this.channels.get(channel)?.onMethod(m);
+    } catch {
+      // The connection is going away: there is nobody to report an unknown delivery tag to.
+    }
+  }
+
+  /** The settle window ended: what is still unacked is requeued and no more input is read. */
+  private finishClientClose(): void {
+    if (this.state !== 'client-closing') return;
+    this.closeChannels();
+    this.state = 'closed';
+    this.releaseExclusiveQueues();
+  }
+
+  private releaseExclusiveQueues(): void {
+    if (this.ownerReleased || !this.vhost) return;
+    this.ownerReleased = true;
+    void this.vhost.releaseOwner(this).catch((err) => this.ctx.logger.error({ err }, 'release'));
+  }
+
   /** Flushes what is queued and ends the socket. */
   private terminate(): void {
     if (this.state === 'closed') return;
@@ -541,12 +613,11 @@ export class AmqpConnection {
   }
 
   private onSocketClosed(): void {
-    const wasOpen = this.state === 'open-ok' || this.state === 'closing';
+    const wasOpen = this.state === 'open-ok' || this.state === 'closing' || this.state === 'client-closing';
     this.closeChannels();
     this.state = 'closed';
     this.stopTimers();
-    if (this.vhost)
-      void this.vhost.releaseOwner(this).catch((err) => this.ctx.logger.error({ err }, 'release'));
+    this.releaseExclusiveQueues();
     if (wasOpen || this.user) {
       this.ctx.logger.info(
         { connection: this.id, remote: this.remoteAddress, user: this.user?.name },
@@ -565,6 +636,7 @@ export class AmqpConnection {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.closeTimer);
+    this.clientClose?.stop();
   }
 
   private startHeartbeats(): void {

@@ -204,6 +204,9 @@ describe('bad input on the wire', () => {
     await c.expectMethod(10, 51);
     await c.write(methods.queueDeclare(1, uniqueName('late')));
     await c.write(Buffer.from('trailing junk', 'latin1'));
+    // Nothing answers them, and (as with RabbitMQ) the client, not the server, closes the socket.
+    assert.equal(await c.readFrame(300).catch(() => 'no reply'), 'no reply');
+    c.socket.end();
     await c.waitForSocketClose();
     await assertStillServing();
   });

@@ -1,0 +1,333 @@
+import { type FieldTable, TypedFieldValue } from '../codec/field-table.js';
+import type { StreamStore } from '../store/stream-store.js';
+import type { GetResult } from './classic-queue.js';
+import type { ConsumeOptions, Consumer } from './consumer.js';
+import { ConsumerDispatch } from './consumer-dispatch.js';
+import { preconditionFailed } from './errors.js';
+import type { Message } from './message.js';
+import { messageFromRecord } from './message-log.js';
+import { parseStreamStart, type StreamSettings } from './stream-arguments.js';
+
+export interface StreamDefinition {
+  id: string;
+  name: string;
+  vhost: string;
+  arguments: FieldTable;
+}
+
+export interface StreamOptions {
+  /** Bytes of decoded messages kept for all readers together. */
+  cacheBytes: number;
+  /** Bytes one read from disk brings in. */
+  readAheadBytes: number;
+}
+
+interface Cursor {
+  consumer: Consumer;
+  /** The next offset this consumer gets; set once its start is resolved. */
+  next: number;
+  /** Its start is still being looked up (a timestamp needs the log). */
+  resolving: boolean;
+}
+
+/** How often age-based retention runs when nothing rolls a segment. */
+const RETENTION_INTERVAL_MS = 60_000;
+
+/**
+ * The stream delivery model: an append-only log that keeps messages after they are read. Every consumer has
+ * its own cursor and sees every message from where it started; acks only return credit. Reads go through one
+ * cache of decoded messages (each carrying its x-stream-offset header) shared by all readers, so ten readers of
+ * the same range decode it once. Retention deletes whole segments by age or total size.
+ */
+export class Stream {
+  readonly kind = 'stream' as const;
+  readonly id: string;
+  readonly name: string;
+  readonly vhost: string;
+  readonly durable = true;
+  readonly autoDelete = false;
+  readonly exclusiveOwner: object | null = null;
+  readonly arguments: FieldTable;
+
+  private readonly consumers: ConsumerDispatch;
+  private readonly cursors = new Map<Consumer, Cursor>();
+  private readonly cache = new Map<number, Message>();
+  private cacheBytes = 0;
+  private readonly reads = new Map<number, Promise<void>>();
+  private drainScheduled = false;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private lastActiveBase: number;
+  private deleted = false;
+
+  constructor(
+    definition: StreamDefinition,
+    private settingsValue: StreamSettings,
+    private readonly store: StreamStore,
+    private readonly options: StreamOptions,
+    private readonly onStoreError: (stream: Stream, err: Error) => void,
+  ) {
+    this.id = definition.id;
+    this.name = definition.name;
+    this.vhost = definition.vhost;
+    this.arguments = definition.arguments;
+    this.consumers = new ConsumerDispatch(() => this.describe);
+    this.lastActiveBase = store.activeSegmentBase;
+    this.armRetention();
+  }
+
+  get settings(): StreamSettings {
+    return this.settingsValue;
+  }
+
+  get describe(): string {
+    return `queue '${this.name}' in vhost '${this.vhost}'`;
+  }
+
+  get isDeleted(): boolean {
+    return this.deleted;
+  }
+
+  /** What queue.declare-ok reports: the messages the stream holds. */
+  get messageCount(): number {
+    return this.store.nextOffset - this.store.firstOffset;
+  }
+
+  get unackedCount(): number {
+    return 0;
+  }
+
+  get consumerCount(): number {
+    return this.consumers.count;
+  }
+
+  get firstOffset(): number {
+    return this.store.firstOffset;
+  }
+
+  get nextOffset(): number {
+    return this.store.nextOffset;
+  }
+
+  get sizeBytes(): number {
+    return this.store.sizeBytes;
+  }
+
+  get segmentCount(): number {
+    return this.store.segmentCount;
+  }
+
+  /** New effective settings (a policy changed); the segment size applies to new segments only. */
+  applySettings(settings: StreamSettings): void {
+    this.settingsValue = settings;
+    this.enforceRetention();
+  }
+
+  /** Appends with the server's timestamp; `onStored` once it is durable. */
+  enqueue(message: Message, onStored?: (err: Error | null) => void): void {
+    const offset = this.store.append({
+      timestamp: message.timestamp,
+      persistent: true,
+      expiresAt: 0,
+      priority: message.priority,
+      exchange: message.exchange,
+      routingKey: message.routingKey,
+      properties: message.properties,
+      body: message.body,
+    });
+    if (onStored) this.store.whenDurable(offset, onStored);
+    if (this.cursors.size > 0) {
+      this.remember(offset, withOffset(message, offset));
+      this.scheduleDrain();
+    }
+    if (this.store.activeSegmentBase !== this.lastActiveBase) {
+      this.lastActiveBase = this.store.activeSegmentBase;
+      this.enforceRetention();
+    }
+  }
+
+  /** Subscribes a consumer at x-stream-offset (default next); it needs a prefetch and acks. */
+  addConsumer(consumer: Consumer, options: ConsumeOptions = {}): void {
+    if (consumer.noAck)
+      throw preconditionFailed(`consumer ack mode cannot be no_ack for stream ${this.describe}`);
+    if (!options.creditLimited)
+      throw preconditionFailed(`consumer prefetch count is not set for ${this.describe}`);
+    const start = parseStreamStart(options.arguments?.['x-stream-offset'], Date.now());
+    this.consumers.add(consumer);
+    const cursor: Cursor = { consumer, next: this.store.nextOffset, resolving: false };
+    this.cursors.set(consumer, cursor);
+    switch (start.kind) {
+      case 'first':
+        cursor.next = this.store.firstOffset;
+        break;
+      case 'last':
+        cursor.next = Math.max(this.store.firstOffset, this.store.nextOffset - 1);
+        break;
+      case 'next':
+        break;
+      case 'offset':
+        cursor.next = Math.min(Math.max(start.offset, this.store.firstOffset), this.store.nextOffset);
+        break;
+      case 'time':
+        cursor.resolving = true;
+        this.store.offsetAtTime(start.timestamp).then(
+          (offset) => {
+            cursor.resolving = false;
+            cursor.next = offset;
+            this.scheduleDrain();
+          },
+          (err: Error) => this.onStoreError(this, err),
+        );
+        return;
+    }
+    this.scheduleDrain();
+  }
+
+  removeConsumer(consumer: Consumer): void {
+    this.consumers.remove(consumer);
+    this.cursors.delete(consumer);
+  }
+
+  resumeDelivery(): void {
+    if (this.cursors.size > 0) this.scheduleDrain();
+  }
+
+  get(_noAck: boolean): GetResult | null {
+    throw preconditionFailed(`${this.describe} does not support basic.get`);
+  }
+
+  /** Acks are credit on a stream: the message stays. */
+  ack(_offset: number): boolean {
+    return true;
+  }
+
+  /** Nothing goes back on a stream: a consumer that wants a message again restarts from its offset. */
+  requeue(_offsets: Iterable<number>): void {}
+
+  reject(_offset: number): void {}
+
+  releaseOwner(_owner: object): void {}
+
+  purge(): number {
+    throw preconditionFailed(`${this.describe} does not support purge`);
+  }
+
+  touchIdle(): void {}
+
+  deliveryCount(_offset: number): number {
+    return 0;
+  }
+
+  async recover(): Promise<void> {}
+
+  async delete(): Promise<{ count: number; consumers: Consumer[] }> {
+    if (this.deleted) return { count: 0, consumers: [] };
+    this.deleted = true;
+    clearInterval(this.retentionTimer);
+    const count = this.messageCount;
+    const consumers = this.consumers.removeAll();
+    this.cursors.clear();
+    this.cache.clear();
+    await this.store.destroy();
+    return { count, consumers };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.retentionTimer);
+    await this.store.close();
+  }
+
+  // ---- delivery ----------------------------------------------------------------------------------------
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.deleted) return;
+    this.drainScheduled = true;
+    queueMicrotask(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    if (this.deleted) return;
+    const end = this.store.nextOffset;
+    let lowest = end;
+    for (const cursor of this.cursors.values()) {
+      if (cursor.resolving) continue;
+      if (cursor.next < this.store.firstOffset) cursor.next = this.store.firstOffset; // retention passed it
+      const { consumer } = cursor;
+      while (cursor.next < end && consumer.hasCredit()) {
+        const message = this.cache.get(cursor.next);
+        if (!message) {
+          this.readFrom(cursor.next);
+          break;
+        }
+        consumer.deliver(this, cursor.next, message, false);
+        cursor.next++;
+      }
+      if (cursor.next < lowest) lowest = cursor.next;
+    }
+    this.evictBelow(lowest);
+  }
+
+  /** Reads the log from `from` into the shared cache (one read per start offset at a time). */
+  private readFrom(from: number): void {
+    if (this.reads.has(from)) return;
+    const read = this.store
+      .readRange(from, this.options.readAheadBytes, 4096)
+      .then((records) => {
+        if (this.deleted) return;
+        for (const rec of records) this.remember(rec.offset, withOffset(messageFromRecord(rec), rec.offset));
+        // Offsets the log does not hold (retention, damage) are skipped by every cursor waiting on them.
+        const found = records.length > 0 ? records[0].offset : this.store.nextOffset;
+        if (found > from) {
+          for (const c of this.cursors.values()) if (c.next >= from && c.next < found) c.next = found;
+        }
+      })
+      .catch((err: Error) => this.onStoreError(this, err))
+      .finally(() => {
+        this.reads.delete(from);
+        this.scheduleDrain();
+      });
+    this.reads.set(from, read);
+  }
+
+  private remember(offset: number, message: Message): void {
+    if (this.cache.has(offset)) return;
+    this.cache.set(offset, message);
+    this.cacheBytes += message.byteSize;
+    // Over budget: drop the oldest entries (Map order is insertion order), never the one just added.
+    for (const [o, m] of this.cache) {
+      if (this.cacheBytes <= this.options.cacheBytes || o === offset) break;
+      this.cache.delete(o);
+      this.cacheBytes -= m.byteSize;
+    }
+  }
+
+  /** Entries every cursor has passed are of no use to anyone. */
+  private evictBelow(offset: number): void {
+    for (const [o, m] of this.cache) {
+      if (o >= offset) break; // mostly ascending: what is left is dropped by the budget
+      this.cache.delete(o);
+      this.cacheBytes -= m.byteSize;
+    }
+  }
+
+  // ---- retention ---------------------------------------------------------------------------------------
+
+  private armRetention(): void {
+    if (this.settingsValue.maxAgeMs <= 0) return;
+    this.retentionTimer = setInterval(() => this.enforceRetention(), RETENTION_INTERVAL_MS);
+    this.retentionTimer.unref();
+  }
+
+  private enforceRetention(): void {
+    const { maxAgeMs, maxLengthBytes } = this.settingsValue;
+    if (maxAgeMs <= 0 && maxLengthBytes <= 0) return;
+    this.store.enforceRetention({ maxAgeMs, maxBytes: maxLengthBytes }, Date.now());
+  }
+}
+
+/** Every delivery from a stream carries its offset, as RabbitMQ's do. */
+function withOffset(message: Message, offset: number): Message {
+  return message.withHeader('x-stream-offset', new TypedFieldValue('long', offset));
+}
