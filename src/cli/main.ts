@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import type { ReadStream } from 'node:tty';
+import { Command, InvalidArgumentError } from 'commander';
 import {
   type BrokerConfig,
   type CliOptionValues,
@@ -14,8 +15,14 @@ import {
 import { createLogger } from '../server/logger.js';
 import { hashPassword } from '../server/password-hash.js';
 import { startServer } from '../server/server.js';
+import { StartupError } from '../server/startup-error.js';
+import { PromptInterrupted, readFirstLine, readHiddenLine } from './read-password.js';
 
+// Exit codes (README, docs/configuration.md): 0 stopped cleanly; 1 could not start (data directory in use
+// or unusable, port taken) or failed while running; 2 bad configuration or command line.
+const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
+const EXIT_INTERRUPTED = 130;
 const MAX_PASSWORD_BYTES = 1024;
 
 // Compiled to dist/src/cli/, so package.json sits three levels up (in the repo and in an installed package).
@@ -29,13 +36,19 @@ function buildProgram(): Command {
     .description('EventterMQ: a durable message broker that speaks AMQP 0-9-1')
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
-    .showHelpAfterError();
+    .showHelpAfterError("(run 'eventter --help' or 'eventter <command> --help' for usage)")
+    // Usage errors exit 2 like configuration errors; help and --version still exit 0. Inherited by commands.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
 
   const server = program
     .command('server')
     .description('run the broker (flags > EVENTTER_* environment > config file > defaults)')
     .helpOption('-h, --help', 'show help')
-    .option(CONFIG_FILE_FLAG, `JSON config file (env ${CONFIG_FILE_ENV}, default none)`);
+    .option(
+      CONFIG_FILE_FLAG,
+      `JSON config file (env ${CONFIG_FILE_ENV}, default none)`,
+      rejectOptionAsValue(CONFIG_FILE_FLAG),
+    );
   for (const opt of CONFIG_OPTIONS) {
     const where = `env ${opt.env}, default ${formatDefault(opt.path)}`;
     if (opt.kind === 'boolean') {
@@ -44,7 +57,7 @@ function buildProgram(): Command {
       server.option(`--${name}`, `${opt.description} (${where})`);
       server.option(`--no-${name}`, opt.offDescription ?? `turn ${name} off`);
     } else {
-      server.option(opt.flag, `${opt.description} (${where})`);
+      server.option(opt.flag, `${opt.description} (${where})`, rejectOptionAsValue(opt.flag));
     }
   }
   server.action(runServer);
@@ -82,6 +95,20 @@ function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Commander takes the word after a valued flag as its value even when it is the next flag, so
+ * `--data-dir --amqp-port 5674` would store data in a directory called "--amqp-port". A value that starts
+ * with "--" is refused as a usage error; a real one can still be written as ./--name.
+ */
+function rejectOptionAsValue(flag: string): (value: string) => string {
+  const name = flag.split(' ')[0];
+  return (value) => {
+    if (value.startsWith('--'))
+      throw new InvalidArgumentError(`${name} needs a value, but got the option ${value}.`);
+    return value;
+  };
+}
+
 async function runServer(options: CliOptionValues): Promise<void> {
   let config: BrokerConfig;
   try {
@@ -95,13 +122,22 @@ async function runServer(options: CliOptionValues): Promise<void> {
   try {
     await startServer(config, logger);
   } catch (err) {
-    logger.fatal({ err }, 'could not start');
-    process.exit(1);
+    // A known cause (directory in use, port taken, ...) is one line for the operator; anything else is a
+    // bug and keeps its stack trace in the log.
+    if (err instanceof StartupError) process.stderr.write(`eventter: ${err.message}\n`);
+    else logger.fatal({ err }, 'could not start');
+    process.exit(EXIT_FAILURE);
   }
 }
 
 async function printPasswordHash(password: string | undefined): Promise<void> {
-  const secret = password ?? (await readPasswordFromStdin());
+  let secret: string;
+  try {
+    secret = password ?? (await readPassword());
+  } catch (err) {
+    if (!(err instanceof PromptInterrupted)) throw err;
+    process.exit(EXIT_INTERRUPTED);
+  }
   if (secret.length === 0 || Buffer.byteLength(secret) > MAX_PASSWORD_BYTES) {
     process.stderr.write(`eventter: the password must be 1..${MAX_PASSWORD_BYTES} bytes\n`);
     process.exit(EXIT_USAGE);
@@ -109,18 +145,18 @@ async function printPasswordHash(password: string | undefined): Promise<void> {
   process.stdout.write(`${await hashPassword(secret)}\n`);
 }
 
-async function readPasswordFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('Password: ');
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    total += chunk.length;
-    if (chunk.includes(0x0a) || total > MAX_PASSWORD_BYTES) break;
+/** From a terminal: typed twice without echo, as the typist cannot see a typo. Otherwise the first line. */
+async function readPassword(): Promise<string> {
+  if (!process.stdin.isTTY) return readFirstLine(process.stdin, MAX_PASSWORD_BYTES);
+  const terminal = process.stdin as ReadStream;
+  const first = await readHiddenLine(terminal, 'Password: ', MAX_PASSWORD_BYTES);
+  if (first.length === 0 || Buffer.byteLength(first) > MAX_PASSWORD_BYTES) return first;
+  const again = await readHiddenLine(terminal, 'Password again: ', MAX_PASSWORD_BYTES);
+  if (again !== first) {
+    process.stderr.write('eventter: the passwords do not match\n');
+    process.exit(EXIT_USAGE);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  const newline = text.indexOf('\n');
-  return (newline >= 0 ? text.slice(0, newline) : text).replace(/\r$/, '');
+  return first;
 }
 
 // `eventter ... | head` closes stdout early: that is the reader's choice, not an error.

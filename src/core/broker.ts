@@ -1,6 +1,8 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { createDataDir } from '../store/data-dir.js';
+import { DataDirLock } from '../store/data-dir-lock.js';
 import { DEFAULT_MAX_OPEN_FILES, FileHandleCache } from '../store/file-handle-cache.js';
 import { makeDir } from '../store/fs-io.js';
 import { GroupCommit } from '../store/group-commit.js';
@@ -42,6 +44,7 @@ export const defaultBrokerOptions: Omit<BrokerOptions, 'dataDir'> = {
  *   meta/          definitions (vhosts, exchanges, queues, bindings)
  *   queues/<id>/   one segment log + settle log per durable queue
  *   transient/     logs of non-durable queues, wiped at every start
+ *   LOCK           pid of the broker holding the directory (the lock itself is a socket: data-dir-lock.ts)
  */
 export class Broker {
   private readonly vhosts = new Map<string, VHost>();
@@ -59,6 +62,7 @@ export class Broker {
     private readonly meta: MetadataStore,
     private readonly commit: GroupCommit,
     private readonly logger: Logger,
+    private readonly lock: DataDirLock,
   ) {
     this.users = new UserRegistry(options.users);
     this.files = new FileHandleCache({ maxOpenFiles: options.maxOpenFiles });
@@ -69,8 +73,21 @@ export class Broker {
   }
 
   static async open(options: BrokerOptions, logger: Logger): Promise<Broker> {
-    await makeDir(options.dataDir, options.fsync);
-    await acquireLock(options.dataDir);
+    await createDataDir(options.dataDir, options.fsync);
+    const lock = await DataDirLock.acquire(options.dataDir);
+    try {
+      return await Broker.openLocked(options, logger, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  private static async openLocked(
+    options: BrokerOptions,
+    logger: Logger,
+    lock: DataDirLock,
+  ): Promise<Broker> {
     await rm(join(options.dataDir, 'transient'), { recursive: true, force: true });
     await makeDir(join(options.dataDir, 'queues'), options.fsync);
     // The broker does not exist yet when the store opens: its write errors reach the listeners through this.
@@ -81,7 +98,7 @@ export class Broker {
       onWriteError: (err) => reportWriteError(err),
     });
     const commit = new GroupCommit({ fsync: options.fsync });
-    const broker = new Broker(options, meta, commit, logger);
+    const broker = new Broker(options, meta, commit, logger, lock);
     reportWriteError = (err) => broker.reportWriteError(err);
     broker.policies.load(); // before recovery: recovered queues start with their policy applied
     const names = new Set([...options.vhosts, ...meta.entries('vhost\u0000').map(([k]) => k.slice(6))]);
@@ -158,7 +175,8 @@ export class Broker {
     await this.commit.flush();
     await this.commit.close();
     await this.meta.close();
-    await rm(join(this.options.dataDir, 'LOCK'), { force: true });
+    // Only once everything is closed; after a failure the lock goes when the process exits.
+    await this.lock.release();
   }
 
   private reportWriteError(err: Error): void {
@@ -211,28 +229,5 @@ export class Broker {
     });
     this.vhosts.set(name, vhost);
     return vhost;
-  }
-}
-
-/** One broker per data directory: a second one would corrupt the logs. A stale lock (dead pid) is taken over. */
-async function acquireLock(dataDir: string): Promise<void> {
-  const path = join(dataDir, 'LOCK');
-  try {
-    const pid = Number((await readFile(path, 'utf8')).trim());
-    if (pid && pid !== process.pid && isAlive(pid)) {
-      throw new Error(`data directory ${dataDir} is in use by process ${pid}`);
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  await writeFile(path, `${process.pid}\n`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -191,7 +191,7 @@ export class Stream {
     if (this.cursors.size > 0) this.scheduleDrain();
   }
 
-  get(_noAck: boolean): GetResult | null {
+  get(_noAck: boolean, _owner?: object | null): GetResult | null {
     throw preconditionFailed(`${this.describe} does not support basic.get`);
   }
 

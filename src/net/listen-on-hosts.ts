@@ -60,13 +60,22 @@ export async function listenOnHosts(
 }
 
 function listen(server: Server, host: string, port: number, ipv6Only: boolean): Promise<void> {
+  // A failed listen is reported once, by the rejection: the server's own 'error' listeners (for errors
+  // while serving) are held back until it is listening, so they do not log the same failure again.
+  const servingListeners = server.listeners('error') as Array<(err: Error) => void>;
+  server.removeAllListeners('error');
+  const restoreServingListeners = () => {
+    for (const listener of servingListeners) server.on('error', listener);
+  };
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
       server.off('listening', onListening);
+      restoreServingListeners();
       reject(err);
     };
     const onListening = () => {
       server.off('error', onError);
+      restoreServingListeners();
       resolve();
     };
     server.once('error', onError);

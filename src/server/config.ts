@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
+import { closestKey } from './closest-key.js';
 import { passwordHashProblem } from './password-hash.js';
 
 /**
@@ -333,6 +334,12 @@ export function loadConfig(
   const result = brokerConfigSchema.safeParse(merged, { reportInput: true });
   if (!result.success) {
     for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        // Only the file can hold keys the schema does not know: flags and env map onto known paths.
+        const file = configPath === undefined ? 'configuration' : `config file ${configPath}`;
+        for (const key of issue.keys) problems.push(`${file}: ${unknownKeyProblem(issue.path, key)}`);
+        continue;
+      }
       const path = issue.path.map(String);
       const origin = originOf(origins, path);
       const input = (issue as { input?: unknown }).input;
@@ -344,6 +351,21 @@ export function loadConfig(
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return { ...result.data, dataDir: resolvePath(result.data.dataDir) };
+}
+
+// The keys each object in the file may have, by path with array indexes written as '*'.
+const KNOWN_KEYS = new Map<string, readonly string[]>([
+  ['', Object.keys(brokerConfigSchema.shape)],
+  ['limits', Object.keys(limitsSchema.shape)],
+  ['users.*', Object.keys(userSchema.shape)],
+]);
+
+function unknownKeyProblem(parentPath: readonly PropertyKey[], key: string): string {
+  const parent = parentPath.map(String);
+  const known = KNOWN_KEYS.get(parent.map((part) => (/^\d+$/.test(part) ? '*' : part)).join('.')) ?? [];
+  const suggestion = closestKey(key, known);
+  const full = (name: string) => [...parent, name].join('.');
+  return `unknown key "${full(key)}"${suggestion === undefined ? '' : ` (did you mean "${full(suggestion)}"?)`}`;
 }
 
 function readConfigFile(

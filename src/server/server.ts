@@ -6,6 +6,7 @@ import { type BrokerConfig, redactConfig } from './config.js';
 import { HEALTH_STAT_NAMES, type HealthReport, type HttpServer, startHttpServer } from './http-server.js';
 import type { Logger } from './logger.js';
 import { ResourceAlarm } from './resource-alarm.js';
+import { explainDataDirFailure, explainListenFailure } from './startup-error.js';
 
 /** Reply text clients see with connection.close 320 when the broker shuts down (RabbitMQ wording). */
 export const SHUTDOWN_REPLY_TEXT = "broker forced connection closure with reason 'shutdown'";
@@ -70,7 +71,9 @@ async function openAll(
   const components = givenComponents ?? defaultComponents;
   logger.info({ config: redactConfig(config) }, 'starting');
 
-  const broker = await components.openBroker(config, logger);
+  const broker = await components.openBroker(config, logger).catch((err: unknown) => {
+    throw explainDataDirFailure(config.dataDir, err) ?? err;
+  });
   let amqp: AmqpServerHandle | undefined;
   let http: HttpServer | undefined;
   let stopping = false;
@@ -92,7 +95,7 @@ async function openAll(
     await resourceAlarm.check();
     resourceAlarm.start();
     broker.onStoreWriteError?.(() => resourceAlarm.requestCheck());
-    const amqpAddresses = await amqp.listen();
+    const amqpAddresses = await amqp.listen().catch(explainedListenFailure('AMQP', '--amqp-port'));
     if (config.httpEnabled) {
       http = await startHttpServer({
         hosts: config.hosts,
@@ -108,7 +111,7 @@ async function openAll(
                 logger,
               }
             : undefined,
-      });
+      }).catch(explainedListenFailure('HTTP', '--http-port'));
     }
     const httpAddresses = http?.addresses ?? [];
     // Logged once everything is up, so a supervisor that sees these lines can connect to either protocol.
@@ -135,6 +138,12 @@ async function openAll(
     });
     throw err;
   }
+}
+
+function explainedListenFailure(protocol: string, portFlag: string): (err: unknown) => never {
+  return (err) => {
+    throw explainListenFailure(protocol, portFlag, err) ?? err;
+  };
 }
 
 async function healthReport(
@@ -199,7 +208,14 @@ async function shutDown(
 }
 
 /**
- * SIGTERM/SIGINT: graceful stop, then exit 0 (1 if the stop failed). A second signal exits 1 at once.
+ * How soon a repeat of the first signal counts as the same request delivered twice. Ctrl-C under `npm start`
+ * does that: the terminal signals the whole process group and npm forwards its own copy to the broker.
+ */
+export const DUPLICATE_SIGNAL_WINDOW_MS = 500;
+
+/**
+ * SIGTERM/SIGINT: graceful stop, then exit 0 (1 if the stop failed). A second signal exits 1 at once,
+ * unless it repeats the first within DUPLICATE_SIGNAL_WINDOW_MS.
  * An uncaught exception or unhandled rejection is a bug in the broker itself: log it as fatal and exit 1.
  * Returns a function that removes the handlers.
  */
@@ -207,15 +223,20 @@ export function installProcessHandlers(
   stop: () => Promise<void>,
   logger: Logger,
   exit: (code: number) => void,
+  duplicateWindowMs = DUPLICATE_SIGNAL_WINDOW_MS,
 ): () => void {
-  let signalled = false;
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
+    if (first !== undefined) {
+      if (signal === first.signal && performance.now() - first.at < duplicateWindowMs) {
+        logger.info({ signal }, 'same signal again, taken as the same shutdown request');
+        return;
+      }
       logger.warn({ signal }, 'second signal during shutdown, exiting now');
       exit(1);
       return;
     }
-    signalled = true;
+    first = { signal, at: performance.now() };
     logger.info({ signal }, 'shutdown requested');
     stop().then(
       () => exit(0),

@@ -75,14 +75,42 @@ export function truncateFile(fd: number, length: number): Promise<void> {
 /**
  * mkdir -p that, with fsync on, also fsyncs the parent of every directory it created: a new directory's
  * entry lives in its parent, and files created in it later are lost with it if that entry never reached disk.
+ *
+ * It creates one level at a time rather than with mkdir({ recursive: true }): Node's recursive mkdir retries
+ * forever where mkdir fails with ENOENT under an existing parent (e.g. /proc), and reports ENOENT instead of
+ * the real cause (EROFS) on a read-only file system. Here every error is the failing call's own.
  */
 export async function makeDir(dir: string, fsync: boolean): Promise<void> {
   const target = path.resolve(dir);
-  const first = await fs.promises.mkdir(target, { recursive: true });
-  if (first === undefined || !fsync) return;
-  const firstCreated = path.resolve(first);
-  for (let created = target; ; created = path.dirname(created)) {
-    await syncDir(path.dirname(created));
-    if (created === firstCreated || created === path.dirname(created)) break;
+  const missing: string[] = [];
+  for (let candidate = target; ; candidate = path.dirname(candidate)) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await fs.promises.stat(candidate)).isDirectory();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || candidate === path.dirname(candidate))
+        throw err;
+      missing.push(candidate);
+      continue;
+    }
+    if (!isDirectory) {
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${target}'`), {
+        code: 'ENOTDIR',
+        syscall: 'mkdir',
+        path: candidate,
+      });
+    }
+    break;
   }
+  const created: string[] = [];
+  for (const level of missing.reverse()) {
+    try {
+      await fs.promises.mkdir(level);
+      created.push(level);
+    } catch (err) {
+      // Another process made it in the meantime: fine, as long as it is a directory (checked by the next mkdir).
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  if (fsync) for (const level of created) await syncDir(path.dirname(level));
 }

@@ -4,6 +4,7 @@ import type { AmqpServerHandle, BrokerHandle, ServerComponents } from '../../src
 import { type BrokerConfig, loadConfig } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
 import { installProcessHandlers, type RunningServer, startServer } from '../../src/server/server.js';
+import { StartupError } from '../../src/server/startup-error.js';
 
 const logger = createLogger('silent');
 
@@ -106,7 +107,12 @@ describe('startServer', () => {
 
   it('closes the broker when a listener cannot start, and rethrows the cause', async () => {
     const { calls, components } = fakeComponents({ failListen: true });
-    await assert.rejects(start(components), { code: 'EADDRINUSE' });
+    await assert.rejects(start(components), (err: unknown) => {
+      assert.ok(err instanceof StartupError, 'a set-up problem, reported as one line by the CLI');
+      assert.equal(err.code, 'EADDRINUSE');
+      assert.match(err.message, /cannot listen for AMQP: .*EADDRINUSE.*--amqp-port/);
+      return true;
+    });
     assert.ok(calls.includes('broker.close'), 'the opened broker is flushed and closed');
   });
 });
@@ -142,6 +148,26 @@ describe('installProcessHandlers', () => {
       process.emit('SIGINT', 'SIGINT');
       process.emit('SIGTERM', 'SIGTERM');
       assert.deepEqual(codes, [1]);
+    } finally {
+      remove();
+    }
+  });
+
+  it('takes the same signal repeated at once as one request (Ctrl-C under npm start delivers it twice)', async () => {
+    const codes: number[] = [];
+    const remove = installProcessHandlers(
+      () => new Promise<void>(() => {}),
+      logger,
+      (code) => codes.push(code),
+      200,
+    );
+    try {
+      process.emit('SIGINT', 'SIGINT');
+      process.emit('SIGINT', 'SIGINT');
+      assert.deepEqual(codes, [], 'the duplicate does not cut the graceful stop short');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      process.emit('SIGINT', 'SIGINT');
+      assert.deepEqual(codes, [1], 'a deliberate second Ctrl-C still exits at once');
     } finally {
       remove();
     }

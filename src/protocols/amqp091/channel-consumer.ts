@@ -24,6 +24,11 @@ export class ChannelConsumer implements Consumer {
     this.encodedTag = Buffer.from(tag, 'utf8');
   }
 
+  /** The channel's holder owns this consumer's unacked deliveries. */
+  get holder(): object {
+    return this.channel.holder;
+  }
+
   get owner(): object {
     return this.channel.connection;
   }

@@ -5,6 +5,7 @@ import { type FieldTable, TypedFieldValue } from '../../codec/field-table.js';
 import { type GetResult, QueueFullError } from '../../core/classic-queue.js';
 import { BrokerError, notFound, ReplyCode, replyCodeName } from '../../core/errors.js';
 import { Message } from '../../core/message.js';
+import { DeliveryHolder } from '../../core/delivery-holder.js';
 import type { Queue } from '../../core/queue.js';
 import { directReplyQueue, type VHost } from '../../core/vhost.js';
 import { AmqpError } from './amqp-error.js';
@@ -86,6 +87,8 @@ export class AmqpChannel {
   private lastQueue = '';
   /** This channel's direct reply-to consumer, if it has one. */
   private directReply: { tag: string; token: string } | undefined;
+  /** Owner of every message this channel holds unacked: core puts them back when the channel ends. */
+  readonly holder = new DeliveryHolder();
 
   constructor(
     readonly number: number,
@@ -617,7 +620,7 @@ export class AmqpChannel {
 
   private basicGet(queueName: string, noAck: boolean): void {
     const queue = this.vhost.getQueue(this.queueName(queueName), this.connection);
-    const result = queue.get(noAck);
+    const result = queue.get(noAck, this.holder);
     if (result instanceof Promise) {
       this.runAsync(result, { classId: 60, methodId: 70 }, (r) => this.sendGetResult(queue, r, noAck));
       return;
@@ -630,8 +633,15 @@ export class AmqpChannel {
       this.send({ name: 'basic.get-empty', classId: 60, methodId: 72, clusterId: '' });
       return;
     }
+    if (this.state === 'closed') {
+      queue.releaseOwner(this.holder); // read from disk after the channel went: nobody can ack it
+      return;
+    }
     const tag = this.nextDeliveryTag++;
-    if (!noAck) this.unacked.set(tag, { queue, offset: r.offset, consumer: null });
+    if (!noAck) {
+      this.unacked.set(tag, { queue, offset: r.offset, consumer: null });
+      this.holder.noteDelivery(queue);
+    }
     this.connection.write(
       encodeGetOk(
         this.number,
@@ -671,6 +681,7 @@ export class AmqpChannel {
     if (!consumer.noAck) {
       this.unacked.set(tag, { queue, offset, consumer });
       consumer.unacked++;
+      this.holder.noteDelivery(queue);
     }
     const frameMax = this.connection.negotiatedFrameMax;
     const large = message.body.length >= LARGE_BODY_BYTES;
@@ -768,11 +779,11 @@ export class AmqpChannel {
     for (const queue of touched) queue.resumeDelivery();
   }
 
+  /** basic.recover: everything this channel holds goes back (core releases it by owner). */
   private requeueAll(): void {
-    const all = [...this.unacked].map(([tag, entry]) => ({ tag, entry, action: 'requeue' as const }));
     this.unacked.clear();
     for (const c of this.consumers.values()) c.unacked = 0;
-    this.applySettles(all);
+    this.holder.releaseAll();
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------------------
@@ -807,12 +818,10 @@ export class AmqpChannel {
     this.state = this.state === 'closing' ? 'closing' : 'closed';
     this.dropSubscriptions();
     this.txPublishes = [];
-    // Uncommitted acks are void: those messages are requeued with the rest.
-    for (const s of this.txSettles) this.unacked.set(s.tag, s.entry);
+    // Uncommitted acks are void: those messages are still held by this channel and go back with the rest.
     this.txSettles = [];
-    const all = [...this.unacked].map(([tag, entry]) => ({ tag, entry, action: 'requeue' as const }));
     this.unacked.clear();
-    this.applySettles(all);
+    this.holder.releaseAll();
     this.backlog.length = 0;
   }
 
