@@ -9,7 +9,12 @@ import { isExternalBroker, startBroker } from '../../helpers/broker-under-test.j
 const SKIP_REASON = 'needs the EventterMQ process and its data directory';
 
 /** Consumes from a stream with prefetch and acks, until `n` messages arrived. */
-async function readStream(ch: Channel, stream: string, offset: unknown, n: number): Promise<ConsumeMessage[]> {
+async function readStream(
+  ch: Channel,
+  stream: string,
+  offset: unknown,
+  n: number,
+): Promise<ConsumeMessage[]> {
   await ch.prefetch(100);
   const got: ConsumeMessage[] = [];
   const { consumerTag } = await ch.consume(
@@ -38,15 +43,26 @@ test('a stream keeps messages after they are read; consumers start at first, an 
     let conn = await connect(broker.url);
     const pub = await openConfirmChannel(conn);
     await pub.assertQueue('events', { durable: true, arguments: { 'x-queue-type': 'stream' } });
-    for (let i = 0; i < 50; i++) pub.sendToQueue('events', Buffer.from(`e${i}`), { headers: { n: i, tags: ['a', 'b'] } });
+    for (let i = 0; i < 50; i++)
+      pub.sendToQueue('events', Buffer.from(`e${i}`), { headers: { n: i, tags: ['a', 'b'] } });
     await pub.waitForConfirms();
     const afterFirst = Date.now();
     await sleep(20);
 
     const all = await readStream(await openChannel(conn), 'events', 'first', 50);
-    assert.deepEqual(bodies(all), Array.from({ length: 50 }, (_, i) => `e${i}`));
-    assert.deepEqual(offsets(all), Array.from({ length: 50 }, (_, i) => i));
-    assert.deepEqual(all[3].properties.headers?.tags, ['a', 'b'], 'array headers survive (RabbitMQ 3.10 drops them)');
+    assert.deepEqual(
+      bodies(all),
+      Array.from({ length: 50 }, (_, i) => `e${i}`),
+    );
+    assert.deepEqual(
+      offsets(all),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      all[3].properties.headers?.tags,
+      ['a', 'b'],
+      'array headers survive (RabbitMQ 3.10 drops them)',
+    );
     assert.equal(all[0].fields.redelivered, false);
 
     const again = await readStream(await openChannel(conn), 'events', 'first', 50);
@@ -59,7 +75,15 @@ test('a stream keeps messages after they are read; consumers start at first, an 
     const nextCh = await openChannel(conn);
     await nextCh.prefetch(10);
     const fresh: ConsumeMessage[] = [];
-    await nextCh.consume('events', (m) => m && (fresh.push(m), nextCh.ack(m)), { arguments: { 'x-stream-offset': 'next' } });
+    await nextCh.consume(
+      'events',
+      (m) => {
+        if (!m) return;
+        fresh.push(m);
+        nextCh.ack(m);
+      },
+      { arguments: { 'x-stream-offset': 'next' } },
+    );
     await sleep(100);
     for (let i = 50; i < 55; i++) pub.sendToQueue('events', Buffer.from(`e${i}`));
     await pub.waitForConfirms();
@@ -79,7 +103,10 @@ test('a stream keeps messages after they are read; consumers start at first, an 
     broker = await startBroker({ dataDir });
     conn = await connect(broker.url);
     const afterRestart = await readStream(await openChannel(conn), 'events', 'first', 55);
-    assert.deepEqual(offsets(afterRestart), Array.from({ length: 55 }, (_, i) => i));
+    assert.deepEqual(
+      offsets(afterRestart),
+      Array.from({ length: 55 }, (_, i) => i),
+    );
     await conn.close();
   } finally {
     await broker.kill9();
@@ -104,13 +131,35 @@ test('stream refusals: no prefetch, no-ack, basic.get, purge, non-durable, unsup
       }
     };
     assert.equal(await code((ch) => ch.consume('s', () => {})), 406, 'no prefetch');
-    assert.equal(await code(async (ch) => (await ch.prefetch(5), ch.consume('s', () => {}, { noAck: true }))), 406);
+    const noAckConsume = async (ch: Channel) => {
+      await ch.prefetch(5);
+      return ch.consume('s', () => {}, { noAck: true });
+    };
+    assert.equal(await code(noAckConsume), 406);
     assert.equal(await code((ch) => ch.get('s')), 406);
     assert.equal(await code((ch) => ch.purgeQueue('s')), 406);
-    assert.equal(await code((ch) => ch.assertQueue('s2', { durable: false, arguments: { 'x-queue-type': 'stream' } })), 406);
-    assert.equal(await code((ch) => ch.assertQueue('s3', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-length': 5 } })), 406);
-    assert.equal(await code((ch) => ch.assertQueue('s4', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': '10x' } })), 406);
-    assert.equal(await code((ch) => ch.assertQueue('s5', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': '7D' } })), 'ok');
+    assert.equal(
+      await code((ch) => ch.assertQueue('s2', { durable: false, arguments: { 'x-queue-type': 'stream' } })),
+      406,
+    );
+    assert.equal(
+      await code((ch) =>
+        ch.assertQueue('s3', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-length': 5 } }),
+      ),
+      406,
+    );
+    assert.equal(
+      await code((ch) =>
+        ch.assertQueue('s4', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': '10x' } }),
+      ),
+      406,
+    );
+    assert.equal(
+      await code((ch) =>
+        ch.assertQueue('s5', { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': '7D' } }),
+      ),
+      'ok',
+    );
     await conn.close();
   } finally {
     await broker.kill9();
@@ -125,7 +174,11 @@ test('retention by size deletes whole segments from the front, never newer ones'
     const pub = await openConfirmChannel(conn);
     await pub.assertQueue('logs', {
       durable: true,
-      arguments: { 'x-queue-type': 'stream', 'x-stream-max-segment-size-bytes': 20_000, 'x-max-length-bytes': 60_000 },
+      arguments: {
+        'x-queue-type': 'stream',
+        'x-stream-max-segment-size-bytes': 20_000,
+        'x-max-length-bytes': 60_000,
+      },
     });
     const body = Buffer.alloc(1000, 0x61);
     for (let i = 0; i < 300; i++) pub.sendToQueue('logs', body, { messageId: String(i) });
@@ -134,12 +187,19 @@ test('retention by size deletes whole segments from the front, never newer ones'
     const dir = path.join(broker.dataDir, 'streams', streamDirs[0]);
     const segments = fs.readdirSync(dir).filter((n) => n.endsWith('.seg'));
     const total = segments.reduce((n, s) => n + fs.statSync(path.join(dir, s)).size, 0);
-    assert.ok(total <= 60_000 + 20_000 + 2_000, `retention kept ${total} bytes in ${segments.length} segments`);
+    assert.ok(
+      total <= 60_000 + 20_000 + 2_000,
+      `retention kept ${total} bytes in ${segments.length} segments`,
+    );
     const read = await readStream(await openChannel(conn), 'logs', 'first', 1);
     const first = Number(read[0].properties.headers?.['x-stream-offset']);
     assert.ok(first > 0, 'the oldest messages are gone');
     const ids = read.map((m) => Number(m.properties.messageId));
-    assert.deepEqual(ids, Array.from({ length: 300 - first }, (_, i) => first + i), 'everything newer is there, in order');
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 300 - first }, (_, i) => first + i),
+      'everything newer is there, in order',
+    );
     await conn.close();
   } finally {
     await broker.kill9();
