@@ -485,7 +485,8 @@ function readValue(buf: Buffer, end: number, depth: number): FieldValue {
       need(8, end);
       v = buf.readDoubleBE(pos);
       pos += 8;
-      return v;
+      // A double the encoder would write back as an integer stays typed, so it round-trips as a double.
+      return Number.isSafeInteger(v) && !Object.is(v, -0) ? new TypedFieldValue('double', v) : v;
     case T_DECIMAL:
       need(5, end);
       v = new TypedFieldValue('decimal', { places: buf[pos], value: buf.readUInt32BE(pos + 1) });

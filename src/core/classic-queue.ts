@@ -2,6 +2,7 @@ import type { FieldTable } from '../codec/field-table.js';
 import type { ConsumeOptions, Consumer } from './consumer.js';
 import { ConsumerDispatch } from './consumer-dispatch.js';
 import type { DeadLetterReason } from './dead-letter.js';
+import { preconditionFailed } from './errors.js';
 import type { Message } from './message.js';
 import type { MessageLog, MessageLogOptions } from './message-log.js';
 import type { QueueSettings } from './queue-arguments.js';
@@ -194,7 +195,12 @@ export class ClassicQueue {
     if (this.consumers.count > 0) this.scheduleDrain();
   }
 
-  addConsumer(consumer: Consumer, _options?: ConsumeOptions): void {
+  addConsumer(consumer: Consumer, options?: ConsumeOptions): void {
+    if (options?.arguments?.['x-stream-offset'] !== undefined) {
+      throw preconditionFailed(
+        `invalid arg 'x-stream-offset' for ${this.describe} of queue type rabbit_classic_queue`,
+      );
+    }
     this.consumers.add(consumer);
     this.hadConsumers = true;
     this.clearIdleTimer();

@@ -27,9 +27,11 @@ export interface Consumer {
   cancelledByQueue(queue: Queue): void;
 }
 
-/** How a consumer subscribes: its subscription arguments, and whether it is credit-limited (a prefetch). */
+/** How a consumer subscribes: its subscription arguments and credit limits. */
 export interface ConsumeOptions {
   arguments?: FieldTable;
-  /** AMQP: a basic.qos prefetch is in force. Streams require it (acks are credit). */
-  creditLimited?: boolean;
+  /** Per-consumer credit (AMQP basic.qos global=false); 0: none. Streams require one: acks are credit. */
+  prefetch?: number;
+  /** Credit shared by a channel's consumers (AMQP basic.qos global=true); 0: none. */
+  globalPrefetch?: number;
 }

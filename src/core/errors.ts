@@ -71,3 +71,4 @@ export const accessRefused = (text: string) => new BrokerError(ReplyCode.accessR
 export const resourceLocked = (text: string) => new BrokerError(ReplyCode.resourceLocked, text);
 export const notAllowed = (text: string) => new BrokerError(ReplyCode.notAllowed, text);
 export const commandInvalid = (text: string) => new BrokerError(ReplyCode.commandInvalid, text);
+export const notImplemented = (text: string) => new BrokerError(ReplyCode.notImplemented, text);

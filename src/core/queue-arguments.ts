@@ -36,7 +36,7 @@ const equivalenceChecked = [
   'x-delivery-limit',
 ];
 
-function typeName(v: FieldValue): string {
+export function typeName(v: FieldValue): string {
   if (typeof v === 'string') return 'longstr';
   if (typeof v === 'boolean') return 'bool';
   if (typeof v === 'number') return Number.isInteger(v) ? 'long' : 'double';
@@ -131,7 +131,17 @@ export function checkQueueArgumentsEquivalent(
   requested: FieldTable | undefined,
   describe: string,
 ): void {
-  for (const key of equivalenceChecked) {
+  checkArgumentsEquivalent(equivalenceChecked, current, requested, describe);
+}
+
+/** The redeclare rule over the given argument names. */
+export function checkArgumentsEquivalent(
+  keys: readonly string[],
+  current: FieldTable | undefined,
+  requested: FieldTable | undefined,
+  describe: string,
+): void {
+  for (const key of keys) {
     const a = current?.[key];
     const b = requested?.[key];
     if (a === undefined && b === undefined) continue;

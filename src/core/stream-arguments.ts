@@ -1,6 +1,7 @@
 import type { FieldTable, FieldValue } from '../codec/field-table.js';
 import { TypedFieldValue } from '../codec/field-table.js';
 import { preconditionFailed } from './errors.js';
+import { checkArgumentsEquivalent, describeValue, typeName } from './queue-arguments.js';
 
 /** What a stream honours of its declare arguments (or policy), validated once at declare time. */
 export interface StreamSettings {
@@ -10,23 +11,36 @@ export interface StreamSettings {
   maxLengthBytes: number;
   /** Segment file size (x-stream-max-segment-size-bytes); RabbitMQ's default is 500 MB. */
   segmentMaxBytes: number;
-  /** EventterMQ's audit-trail guard: no deleting the stream while it holds messages within retention. */
+  /** EventterMQ's audit-trail guard (x-stream-append-only): the stream cannot be deleted while it holds messages. */
   appendOnly: boolean;
 }
 
 export const DEFAULT_STREAM_SEGMENT_BYTES = 500_000_000;
-const MIN_STREAM_SEGMENT_BYTES = 4096;
+const MAX_STREAM_SEGMENT_BYTES = 3_000_000_000;
+/** Smaller segments are allowed (RabbitMQ's tests use 500 B); the log still needs room for one record. */
+const MIN_STREAM_SEGMENT_BYTES = 256;
 
-/** Arguments a stream accepts; any other x- argument is refused as RabbitMQ refuses it. */
-const streamArguments = new Set([
-  'x-queue-type',
-  'x-max-age',
-  'x-max-length-bytes',
-  'x-stream-max-segment-size-bytes',
-  'x-initial-cluster-size',
-  'x-queue-leader-locator',
-  'x-stream-append-only',
+/** Queue arguments RabbitMQ refuses on a stream; other unknown x- arguments are accepted and ignored. */
+const refusedOnStreams = new Set([
+  'x-max-length',
+  'x-message-ttl',
+  'x-dead-letter-exchange',
+  'x-dead-letter-routing-key',
+  'x-dead-letter-strategy',
+  'x-max-priority',
+  'x-expires',
+  'x-overflow',
+  'x-single-active-consumer',
+  'x-delivery-limit',
+  'x-queue-mode',
+  'x-queue-master-locator',
+  'x-quorum-initial-group-size',
+  'x-max-in-memory-length',
+  'x-max-in-memory-bytes',
 ]);
+
+/** Compared on redeclare, besides the queue type (RabbitMQ ignores the rest). */
+const streamEquivalenceChecked = ['x-max-age', 'x-max-length-bytes', 'x-stream-max-segment-size-bytes'];
 
 const AGE_UNIT_MS: Record<string, number> = {
   Y: 365 * 24 * 3600_000,
@@ -37,20 +51,31 @@ const AGE_UNIT_MS: Record<string, number> = {
   s: 1000,
 };
 
-function numeric(v: FieldValue | undefined): number | undefined {
-  if (typeof v === 'number') return v;
+const integerTypes = new Set([
+  'byte',
+  'unsigned-byte',
+  'short',
+  'unsigned-short',
+  'int',
+  'unsigned-int',
+  'long',
+  'unsigned-long',
+]);
+
+/** The value of an AMQP integer field (any width), or undefined for anything else (doubles included). */
+function integerValue(v: FieldValue | undefined): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) ? v : undefined;
   if (typeof v === 'bigint') return Number(v);
-  if (v instanceof TypedFieldValue && (typeof v.value === 'number' || typeof v.value === 'bigint'))
-    return Number(v.value);
+  if (v instanceof TypedFieldValue && integerTypes.has(v.type)) return Number(v.value);
   return undefined;
 }
 
 function text(v: FieldValue | undefined): string | undefined {
-  return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
+  return typeof v === 'string' ? v : undefined;
 }
 
-/** RabbitMQ's x-max-age: a positive integer and one unit of Y M D h m s, e.g. "7D"; null when malformed. */
-export function parseMaxAge(value: string): number | null {
+/** RabbitMQ's duration syntax: digits and one unit of Y M D h m s, e.g. "7D"; null when malformed or zero. */
+export function parseDuration(value: string): number | null {
   const m = /^(\d+)([YMDhms])$/.exec(value);
   if (!m) return null;
   const n = Number(m[1]);
@@ -63,34 +88,60 @@ export function isStreamDeclare(args: FieldTable): boolean {
 
 export function parseStreamArguments(args: FieldTable, describe: string): StreamSettings {
   for (const key of Object.keys(args)) {
-    if (key.startsWith('x-') && !streamArguments.has(key)) {
+    if (refusedOnStreams.has(key)) {
       throw preconditionFailed(`invalid arg '${key}' for ${describe} of queue type rabbit_stream_queue`);
     }
   }
-  const invalid = (key: string) => preconditionFailed(`invalid arg '${key}' for ${describe}`);
+  const invalid = (key: string, why: string) =>
+    preconditionFailed(`invalid arg '${key}' for ${describe}: ${why}`);
+  const integer = (key: string, min: number): number | undefined => {
+    const raw = args[key];
+    if (raw === undefined) return undefined;
+    const n = integerValue(raw);
+    if (n === undefined) throw invalid(key, `"expected integer, got ${typeName(raw)}"`);
+    if (n < min) throw invalid(key, n === 0 ? `{value_zero,${n}}` : `{value_negative,${n}}`);
+    return n;
+  };
   let maxAgeMs = 0;
-  if (args['x-max-age'] !== undefined) {
-    const age = text(args['x-max-age']);
-    const ms = age === undefined ? null : parseMaxAge(age);
-    if (ms === null) throw invalid('x-max-age');
+  const age = args['x-max-age'];
+  if (age !== undefined) {
+    if (typeof age !== 'string') throw invalid('x-max-age', `{unacceptable_type,${typeName(age)}}`);
+    const ms = parseDuration(age);
+    if (ms === null) throw invalid('x-max-age', 'invalid_max_age');
     maxAgeMs = ms;
   }
-  const positive = (key: string, fallback: number, min = 0): number => {
-    if (args[key] === undefined) return fallback;
-    const n = numeric(args[key]);
-    if (n === undefined || !Number.isSafeInteger(n) || n < 0) throw invalid(key);
-    return Math.max(n, min);
-  };
+  const segment = integer('x-stream-max-segment-size-bytes', 0);
+  if (segment !== undefined && segment > MAX_STREAM_SEGMENT_BYTES) {
+    throw preconditionFailed('Exceeded max value for x-stream-max-segment-size-bytes');
+  }
+  integer('x-initial-cluster-size', 1);
+  const locator = args['x-queue-leader-locator'];
+  if (locator !== undefined && locator !== 'client-local' && locator !== 'balanced') {
+    throw invalid('x-queue-leader-locator', 'invalid_queue_locator_arg');
+  }
   return {
     maxAgeMs,
-    maxLengthBytes: positive('x-max-length-bytes', 0),
-    segmentMaxBytes: positive(
-      'x-stream-max-segment-size-bytes',
-      DEFAULT_STREAM_SEGMENT_BYTES,
-      MIN_STREAM_SEGMENT_BYTES,
-    ),
+    maxLengthBytes: integer('x-max-length-bytes', 0) ?? 0,
+    segmentMaxBytes: Math.max(segment ?? DEFAULT_STREAM_SEGMENT_BYTES, MIN_STREAM_SEGMENT_BYTES),
     appendOnly: args['x-stream-append-only'] === true,
   };
+}
+
+/** RabbitMQ's redeclare rule for streams: the queue type and the retention arguments must match. */
+export function checkStreamArgumentsEquivalent(
+  current: FieldTable,
+  requested: FieldTable,
+  describe: string,
+): void {
+  const type = requested['x-queue-type'];
+  if (text(type) !== 'stream') {
+    const received =
+      type === undefined ? "'classic'" : `the value '${describeValue(type)}' of type '${typeName(type)}'`;
+    throw preconditionFailed(
+      `inequivalent arg 'x-queue-type' for ${describe}: received ${received} but current is 'stream'`,
+    );
+  }
+  checkArgumentsEquivalent(streamEquivalenceChecked, current, requested, describe);
 }
 
 /** Where a new stream consumer starts (basic.consume argument x-stream-offset). */
@@ -101,22 +152,26 @@ export type StreamStart =
   | { kind: 'offset'; offset: number }
   | { kind: 'time'; timestamp: number };
 
-/** Parses x-stream-offset; `now` turns an interval such as "1h" into a time. Default: next. */
-export function parseStreamStart(value: FieldValue | undefined, now: number): StreamStart {
+/**
+ * Parses x-stream-offset: first, last, next, an integer offset (negative: first), a timestamp, or an
+ * interval such as "1h" back from `now`. Anything else is refused with 406 (RabbitMQ 3.10 answers some of
+ * these, such as "yesterday" or a double, with 541 INTERNAL_ERROR). Default: next.
+ */
+export function parseStreamStart(value: FieldValue | undefined, now: number, describe: string): StreamStart {
   if (value === undefined) return { kind: 'next' };
   if (value instanceof TypedFieldValue && value.type === 'timestamp') {
     return { kind: 'time', timestamp: Number(value.value) * 1000 };
   }
-  const n = numeric(value);
-  if (n !== undefined) {
-    if (!Number.isSafeInteger(n)) throw preconditionFailed(`invalid x-stream-offset: ${String(n)}`);
-    return n < 0 ? { kind: 'first' } : { kind: 'offset', offset: n };
-  }
+  const n = integerValue(value);
+  if (n !== undefined) return n < 0 ? { kind: 'first' } : { kind: 'offset', offset: n };
   const s = text(value);
   if (s === 'first' || s === 'last' || s === 'next') return { kind: s };
   if (s !== undefined) {
-    const ms = parseMaxAge(s);
+    const ms = parseDuration(s);
     if (ms !== null) return { kind: 'time', timestamp: now - ms };
   }
-  throw preconditionFailed(`invalid x-stream-offset: ${s ?? typeof value}`);
+  const shown = s !== undefined ? `{longstr,<<"${s}">>}` : `{${typeName(value)},${describeValue(value)}}`;
+  throw preconditionFailed(
+    `invalid arg 'x-stream-offset' for ${describe}: {invalid_stream_offset_arg,${shown}}`,
+  );
 }

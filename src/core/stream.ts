@@ -3,7 +3,7 @@ import type { StreamStore } from '../store/stream-store.js';
 import type { GetResult } from './classic-queue.js';
 import type { ConsumeOptions, Consumer } from './consumer.js';
 import { ConsumerDispatch } from './consumer-dispatch.js';
-import { preconditionFailed } from './errors.js';
+import { notImplemented, preconditionFailed } from './errors.js';
 import type { Message } from './message.js';
 import { messageFromRecord } from './message-log.js';
 import { parseStreamStart, type StreamSettings } from './stream-arguments.js';
@@ -147,11 +147,20 @@ export class Stream {
 
   /** Subscribes a consumer at x-stream-offset (default next); it needs a prefetch and acks. */
   addConsumer(consumer: Consumer, options: ConsumeOptions = {}): void {
-    if (consumer.noAck)
-      throw preconditionFailed(`consumer ack mode cannot be no_ack for stream ${this.describe}`);
-    if (!options.creditLimited)
-      throw preconditionFailed(`consumer prefetch count is not set for ${this.describe}`);
-    const start = parseStreamStart(options.arguments?.['x-stream-offset'], Date.now());
+    if (consumer.noAck) {
+      throw notImplemented(`automatic acknowledgement not supported by stream queues ${this.describe}`);
+    }
+    for (const key of ['x-priority', 'x-cancel-on-ha-failover']) {
+      if (options.arguments?.[key] !== undefined) {
+        throw preconditionFailed(
+          `invalid arg '${key}' for ${this.describe} of queue type rabbit_stream_queue`,
+        );
+      }
+    }
+    if (!options.prefetch)
+      throw preconditionFailed(`consumer prefetch count is not set for '${this.describe}'`);
+    if (options.globalPrefetch) throw notImplemented(`${this.describe} does not support global qos`);
+    const start = parseStreamStart(options.arguments?.['x-stream-offset'], Date.now(), this.describe);
     this.consumers.add(consumer);
     const cursor: Cursor = { consumer, next: this.store.nextOffset, resolving: false };
     this.cursors.set(consumer, cursor);
@@ -165,7 +174,8 @@ export class Stream {
       case 'next':
         break;
       case 'offset':
-        cursor.next = Math.min(Math.max(start.offset, this.store.firstOffset), this.store.nextOffset);
+        // Past the end it waits for that offset to exist, skipping whatever comes before it (as RabbitMQ).
+        cursor.next = Math.max(start.offset, this.store.firstOffset);
         break;
       case 'time':
         cursor.resolving = true;
@@ -192,7 +202,7 @@ export class Stream {
   }
 
   get(_noAck: boolean, _owner?: object | null): GetResult | null {
-    throw preconditionFailed(`${this.describe} does not support basic.get`);
+    throw notImplemented(`basic.get not supported by stream queues ${this.describe}`);
   }
 
   /** Acks are credit on a stream: the message stays. */
@@ -201,14 +211,18 @@ export class Stream {
   }
 
   /** Nothing goes back on a stream: a consumer that wants a message again restarts from its offset. */
-  requeue(_offsets: Iterable<number>): void {}
+  requeue(_offsets: Iterable<number>): void {
+    throw notImplemented(`basic.nack and basic.reject not supported by stream queues ${this.describe}`);
+  }
 
-  reject(_offset: number): void {}
+  reject(_offset: number): void {
+    throw notImplemented(`basic.nack and basic.reject not supported by stream queues ${this.describe}`);
+  }
 
   releaseOwner(_owner: object): void {}
 
   purge(): number {
-    throw preconditionFailed(`${this.describe} does not support purge`);
+    throw notImplemented(`queue.purge not supported by stream queues ${this.describe}`);
   }
 
   touchIdle(): void {}
@@ -223,7 +237,7 @@ export class Stream {
     if (this.deleted) return { count: 0, consumers: [] };
     this.deleted = true;
     clearInterval(this.retentionTimer);
-    const count = this.messageCount;
+    const count = 0; // queue.delete-ok of a stream reports 0, as RabbitMQ's does
     const consumers = this.consumers.removeAll();
     this.cursors.clear();
     this.cache.clear();

@@ -22,7 +22,12 @@ import type { Queue } from './queue.js';
 import { checkQueueArgumentsEquivalent, parseQueueArguments } from './queue-arguments.js';
 import { Router } from './router.js';
 import { Stream } from './stream.js';
-import { isStreamDeclare, parseStreamArguments, type StreamSettings } from './stream-arguments.js';
+import {
+  checkStreamArgumentsEquivalent,
+  isStreamDeclare,
+  parseStreamArguments,
+  type StreamSettings,
+} from './stream-arguments.js';
 import {
   bindingKey,
   decodeArgs,
@@ -266,7 +271,7 @@ export class VHost {
     if (opts.passive) {
       const q = this.getQueue(requestedName, opts.owner);
       q.touchIdle();
-      return { queue: q, messageCount: q.messageCount, consumerCount: q.consumerCount };
+      return declared(q);
     }
     const name = requestedName === '' ? `amq.gen-${randomBytes(16).toString('base64url')}` : requestedName;
     if (requestedName.startsWith('amq.')) {
@@ -292,12 +297,16 @@ export class VHost {
         );
       }
       if (existing.autoDelete !== autoDelete) throw mismatch('auto_delete', autoDelete, existing.autoDelete);
-      checkQueueArgumentsEquivalent(existing.arguments, args, describe);
+      if (existing.kind === 'stream') checkStreamArgumentsEquivalent(existing.arguments, args, describe);
+      else checkQueueArgumentsEquivalent(existing.arguments, args, describe);
       existing.touchIdle();
-      return { queue: existing, messageCount: existing.messageCount, consumerCount: existing.consumerCount };
+      return declared(existing);
     }
     const effective = this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args;
     if (isStreamDeclare(args)) {
+      if (requestedName === '') {
+        throw preconditionFailed('Cannot declare a server-named queue for type rabbit_stream_queue');
+      }
       // Streams are replicated logs in RabbitMQ: always durable, never exclusive or auto-delete.
       const bad = !durable
         ? 'non-durable'
@@ -356,6 +365,13 @@ export class VHost {
     const q = this.queues.get(name);
     if (!q) return 0; // RabbitMQ 3.x: deleting a missing queue is not an error.
     this.checkExclusive(q, opts.owner);
+    if (q.kind === 'stream') {
+      // RabbitMQ ignores if-unused and if-empty for streams; an append-only stream keeps its audit trail.
+      if (q.settings.appendOnly && q.messageCount > 0) {
+        throw preconditionFailed(`${q.describe} is append-only (x-stream-append-only) and holds messages`);
+      }
+      return this.removeQueue(q);
+    }
     if (opts.ifUnused && q.consumerCount > 0) throw preconditionFailed(`${q.describe} in use`);
     if (opts.ifEmpty && q.messageCount > 0) throw preconditionFailed(`${q.describe} not empty`);
     return this.removeQueue(q);
@@ -768,4 +784,10 @@ function delayOf(message: Message): number {
 
 function newQueueId(): string {
   return `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+}
+
+/** What queue.declare-ok reports; a stream reports 0 consumers, as RabbitMQ 3.10 does. */
+function declared(queue: Queue): QueueDeclareResult {
+  const consumerCount = queue.kind === 'stream' ? 0 : queue.consumerCount;
+  return { queue, messageCount: queue.messageCount, consumerCount };
 }

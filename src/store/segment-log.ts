@@ -70,7 +70,8 @@ export class SegmentLogError extends Error {
 }
 
 export const DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
-const MIN_SEGMENT_MAX_BYTES = 4096;
+/** Tiny segments are allowed (tests use a few hundred bytes); a record larger than the limit gets its own. */
+const MIN_SEGMENT_MAX_BYTES = 256;
 const CHUNK_BYTES = 256 * 1024;
 const CHUNK_POOL_MAX = 16;
 /** Backoff of write retries after a failure: doubles from the first to the last. */

@@ -558,7 +558,8 @@ export class AmqpChannel {
     );
     queue.addConsumer(consumer, {
       arguments: args,
-      creditLimited: this.consumerPrefetch > 0 || this.channelPrefetch > 0,
+      prefetch: this.consumerPrefetch,
+      globalPrefetch: this.channelPrefetch,
     });
     this.consumers.set(consumerTag, consumer);
     // consume-ok precedes deliveries: the queue delivers from a microtask.
@@ -781,6 +782,9 @@ export class AmqpChannel {
 
   /** basic.recover: everything this channel holds goes back (core releases it by owner). */
   private requeueAll(): void {
+    for (const entry of this.unacked.values()) {
+      if (entry.queue.kind === 'stream') entry.queue.requeue([entry.offset]); // refused: streams take nothing back
+    }
     this.unacked.clear();
     for (const c of this.consumers.values()) c.unacked = 0;
     this.holder.releaseAll();

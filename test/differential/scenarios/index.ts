@@ -7,6 +7,18 @@ import { directReplyTo } from './direct-reply-to.js';
 import { overflowScenarios } from './overflow.js';
 import { policyMaxLengthDlx } from './policy.js';
 import { priorityScenarios } from './priority.js';
+import { streamConsumeScenarios } from './streams-consume.js';
+import { streamDeclareScenarios } from './streams-declare.js';
+import { streamIntendedScenarios } from './streams-intended.js';
+import { streamPublishScenarios } from './streams-publish.js';
+
+/** RabbitMQ streams (x-queue-type: stream). */
+export const streamScenarios: Scenario[] = [
+  ...streamDeclareScenarios,
+  ...streamConsumeScenarios,
+  ...streamPublishScenarios,
+  ...streamIntendedScenarios,
+];
 
 /** Every differential scenario, in report order. */
 export const allScenarios: Scenario[] = [
@@ -18,4 +30,5 @@ export const allScenarios: Scenario[] = [
   alternateExchange,
   directReplyTo,
   policyMaxLengthDlx,
+  ...streamScenarios,
 ];
