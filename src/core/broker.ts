@@ -11,8 +11,10 @@ import { QueueStore } from '../store/queue-store.js';
 import type { StorageDamage } from '../store/storage-damage.js';
 import { StreamStore } from '../store/stream-store.js';
 import type { QueueOptions } from './classic-queue.js';
+import type { GroupInfo } from './consumer-group.js';
 import { PolicyRegistry } from './policies.js';
 import type { Queue } from './queue.js';
+import type { StreamStart } from './stream-arguments.js';
 import { type User, type UserDefinition, UserRegistry } from './users.js';
 import { VHost } from './vhost.js';
 
@@ -131,6 +133,25 @@ export class Broker {
     this.writeErrorListeners.add(listener);
     return () => this.writeErrorListeners.delete(listener);
   }
+
+  /** Streams' consumer groups, for the management API. */
+  readonly streams = {
+    groups: (vhost: string, stream: string): GroupInfo[] | undefined => {
+      const q = this.vhosts.get(vhost)?.findQueue(stream);
+      return q?.kind === 'stream' ? q.groupInfo() : undefined;
+    },
+    resetGroup: async (
+      vhost: string,
+      stream: string,
+      group: string,
+      start: StreamStart,
+    ): Promise<boolean> => {
+      const q = this.vhosts.get(vhost)?.findQueue(stream);
+      if (q?.kind !== 'stream') return false;
+      await q.resetGroup(group, start);
+      return true;
+    },
+  };
 
   vhost(name: string): VHost | undefined {
     return this.vhosts.get(name);

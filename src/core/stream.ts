@@ -3,10 +3,13 @@ import type { StreamStore } from '../store/stream-store.js';
 import type { GetResult } from './classic-queue.js';
 import type { ConsumeOptions, Consumer } from './consumer.js';
 import { ConsumerDispatch } from './consumer-dispatch.js';
+import type { GroupInfo } from './consumer-group.js';
+import { parseGroupKey } from './consumer-group.js';
 import { notImplemented, preconditionFailed } from './errors.js';
 import type { Message } from './message.js';
 import { messageFromRecord } from './message-log.js';
-import { parseStreamStart, type StreamSettings } from './stream-arguments.js';
+import { parseStreamStart, type StreamSettings, type StreamStart } from './stream-arguments.js';
+import { type GroupPositions, type SettleAction, StreamGroups } from './stream-groups.js';
 
 export interface StreamDefinition {
   id: string;
@@ -58,6 +61,7 @@ export class Stream {
   private retentionTimer: NodeJS.Timeout | undefined;
   private lastActiveBase: number;
   private deleted = false;
+  private readonly groups: StreamGroups;
 
   constructor(
     definition: StreamDefinition,
@@ -65,12 +69,18 @@ export class Stream {
     private readonly store: StreamStore,
     private readonly options: StreamOptions,
     private readonly onStoreError: (stream: Stream, err: Error) => void,
+    positions: GroupPositions,
   ) {
     this.id = definition.id;
     this.name = definition.name;
     this.vhost = definition.vhost;
     this.arguments = definition.arguments;
     this.consumers = new ConsumerDispatch(() => this.describe);
+    this.groups = new StreamGroups(
+      positions,
+      () => this.describe,
+      (err) => this.onStoreError(this, err),
+    );
     this.lastActiveBase = store.activeSegmentBase;
     this.armRetention();
   }
@@ -135,7 +145,7 @@ export class Stream {
       body: message.body,
     });
     if (onStored) this.store.whenDurable(offset, onStored);
-    if (this.cursors.size > 0) {
+    if (this.cursors.size > 0 || this.groups.size > 0) {
       this.remember(offset, withOffset(message, offset));
       this.scheduleDrain();
     }
@@ -161,6 +171,21 @@ export class Stream {
       throw preconditionFailed(`consumer prefetch count is not set for '${this.describe}'`);
     if (options.globalPrefetch) throw notImplemented(`${this.describe} does not support global qos`);
     const start = parseStreamStart(options.arguments?.['x-stream-offset'], Date.now(), this.describe);
+    const group = options.arguments?.['x-consumer-group'];
+    const key = parseGroupKey(options.arguments?.['x-group-key'], this.describe);
+    if (group !== undefined) {
+      if (typeof group !== 'string' || group.length === 0 || group.length > 255) {
+        throw preconditionFailed(
+          `invalid arg 'x-consumer-group' for ${this.describe}: a name of 1..255 characters`,
+        );
+      }
+      this.consumers.add(consumer);
+      this.groups.join(consumer, group, key, () => this.resolveStart(start));
+      this.scheduleDrain();
+      return;
+    }
+    if (key !== undefined)
+      throw preconditionFailed(`invalid arg 'x-group-key' for ${this.describe}: only with x-consumer-group`);
     this.consumers.add(consumer);
     const cursor: Cursor = { consumer, next: this.store.nextOffset, resolving: false };
     this.cursors.set(consumer, cursor);
@@ -195,10 +220,52 @@ export class Stream {
   removeConsumer(consumer: Consumer): void {
     this.consumers.remove(consumer);
     this.cursors.delete(consumer);
+    this.groups.leave(consumer);
+  }
+
+  /** Where a start specification points now: an offset, or a promise of one for a time. */
+  private resolveStart(start: StreamStart): number | Promise<number> {
+    switch (start.kind) {
+      case 'first':
+        return this.store.firstOffset;
+      case 'last':
+        return Math.max(this.store.firstOffset, this.store.nextOffset - 1);
+      case 'next':
+        return this.store.nextOffset;
+      case 'offset':
+        return Math.max(start.offset, this.store.firstOffset);
+      case 'time':
+        return this.store.offsetAtTime(start.timestamp);
+    }
+  }
+
+  /**
+   * An ack, nack or reject from the consumer that got `offset`. A group member's nack puts the message back in
+   * its group; outside groups acks are credit only and nack/reject are refused, as RabbitMQ refuses them.
+   */
+  settle(offset: number, consumer: Consumer | null, action: SettleAction): void {
+    if (this.groups.settle(offset, consumer, action)) {
+      if (action === 'requeue') this.scheduleDrain();
+      return;
+    }
+    if (action !== 'ack') {
+      throw notImplemented(`basic.nack and basic.reject not supported by stream queues ${this.describe}`);
+    }
+  }
+
+  /** Moves consumer group `name` to a new start (replay, or skip ahead); creates it if it does not exist. */
+  async resetGroup(name: string, start: StreamStart): Promise<void> {
+    await this.groups.reset(name, await this.resolveStart(start));
+    this.scheduleDrain();
+  }
+
+  /** Each group's position, lag and members. */
+  groupInfo(): GroupInfo[] {
+    return this.groups.info(this.store.nextOffset);
   }
 
   resumeDelivery(): void {
-    if (this.cursors.size > 0) this.scheduleDrain();
+    if (this.cursors.size > 0 || this.groups.size > 0) this.scheduleDrain();
   }
 
   get(_noAck: boolean, _owner?: object | null): GetResult | null {
@@ -219,7 +286,11 @@ export class Stream {
     throw notImplemented(`basic.nack and basic.reject not supported by stream queues ${this.describe}`);
   }
 
-  releaseOwner(_owner: object): void {}
+  /** A holder (channel, session) ended: what it held in consumer groups goes to other members. */
+  releaseOwner(owner: object): void {
+    this.groups.releaseOwner(owner);
+    this.scheduleDrain();
+  }
 
   purge(): number {
     throw notImplemented(`queue.purge not supported by stream queues ${this.describe}`);
@@ -241,12 +312,14 @@ export class Stream {
     const consumers = this.consumers.removeAll();
     this.cursors.clear();
     this.cache.clear();
+    await this.groups.deleteAll();
     await this.store.destroy();
     return { count, consumers };
   }
 
   async close(): Promise<void> {
     clearInterval(this.retentionTimer);
+    await this.groups.close();
     await this.store.close();
   }
 
@@ -280,6 +353,16 @@ export class Stream {
       }
       if (cursor.next < lowest) lowest = cursor.next;
     }
+    if (this.groups.size > 0) {
+      const groupLowest = this.groups.drain(
+        end,
+        this.store.firstOffset,
+        (offset) => this.cache.get(offset),
+        (offset) => this.readFrom(offset),
+        (member, offset, message, redelivered) => member.deliver(this, offset, message, redelivered),
+      );
+      if (groupLowest < lowest) lowest = groupLowest;
+    }
     this.evictBelow(lowest);
   }
 
@@ -295,6 +378,7 @@ export class Stream {
         const found = records.length > 0 ? records[0].offset : this.store.nextOffset;
         if (found > from) {
           for (const c of this.cursors.values()) if (c.next >= from && c.next < found) c.next = found;
+          this.groups.skipGap(from, found);
         }
       })
       .catch((err: Error) => this.onStoreError(this, err))

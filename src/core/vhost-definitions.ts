@@ -2,6 +2,7 @@ import { decodeFieldTable, encodeFieldTable, type FieldTable } from '../codec/fi
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { ExchangeType } from './exchange.js';
 import { fieldTableKey } from './field-table-key.js';
+import type { GroupPositions } from './stream-groups.js';
 
 /**
  * How a vhost's durable definitions (exchanges, queues, bindings) are kept in the metadata store: the record
@@ -55,6 +56,24 @@ export class VHostDefinitions {
 
   bindingKey(source: string, destinationKind: string, destination: string, key: string): string {
     return `binding\u0000${this.prefix}${source}\u0000${destinationKind}\u0000${destination}\u0000${key}`;
+  }
+
+  /** Committed positions of a stream's consumer groups, keyed by the stream's id (not its reusable name). */
+  groupPositions(streamId: string): GroupPositions {
+    const prefix = `group\u0000${this.prefix}${streamId}\u0000`;
+    const meta = this.meta;
+    return {
+      load: () =>
+        new Map(
+          meta
+            .entries(prefix)
+            .map(([k, v]) => [k.slice(prefix.length), (v as { committed: number }).committed]),
+        ),
+      save: (name, committed) => meta.put(prefix + name, { committed }),
+      deleteAll: async (names) => {
+        await Promise.all(names.map((n) => meta.delete(prefix + n)));
+      },
+    };
   }
 
   exchanges(): Array<[string, StoredExchange]> {

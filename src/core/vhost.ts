@@ -619,6 +619,7 @@ export class VHost {
       store,
       this.ctx.queueOptions,
       (q, err) => this.ctx.onQueueStoreError(q, err),
+      this.definitions.groupPositions(def.id),
     );
     if (!recovering) {
       const stored: StoredQueue = { id: def.id, autoDelete: false, arguments: encodeArgs(def.arguments) };

@@ -7,6 +7,7 @@ import { AmqpServer, type AmqpServerOptions } from '../protocols/amqp091/amqp-se
 import type { BrokerConfig } from './config.js';
 import type { HealthStats } from './http-server.js';
 import type { Logger } from './logger.js';
+import type { StreamAdmin } from './management-streams.js';
 
 /**
  * What the server wiring needs from the broker core and the AMQP adapter: just enough to start, report
@@ -22,6 +23,8 @@ export interface BrokerHandle {
   vhost?(name: string): unknown;
   /** Subscribes to failed store writes (the resource alarm re-checks free disk at once); returns an unsubscribe. */
   onStoreWriteError?(listener: (err: Error) => void): () => void;
+  /** Streams' consumer groups for the management API, when the broker has streams. */
+  readonly streams?: StreamAdmin;
   /** Optional figures for GET /health. */
   stats?(): HealthStats | Promise<HealthStats>;
 }

@@ -7,6 +7,8 @@
  *   PUT    /api/policies/:vhost/:name     {pattern, definition, priority?, "apply-to"?}: 201 created, 204 updated
  *   DELETE /api/policies/:vhost/:name     204
  *
+ * Streams' consumer groups: see management-streams.ts.
+ *
  * Every request needs HTTP basic auth (401 otherwise) by a user with access to the vhost (403 otherwise).
  * Errors are JSON `{error, reason}`, as RabbitMQ's management API answers them.
  */
@@ -14,6 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PolicyRegistry } from '../core/policies.js';
 import { type Policy, PolicyValidationError, validatePolicy } from '../core/policy-definition.js';
 import type { Logger } from './logger.js';
+import { registerStreamRoutes, type StreamAdmin } from './management-streams.js';
 
 export interface ManagementUser {
   name: string;
@@ -31,6 +34,8 @@ export interface ManagementDeps {
   vhostExists?(vhost: string): boolean;
   /** Where unexpected (500) failures are logged. */
   logger?: Pick<Logger, 'error'>;
+  /** Serves the streams' consumer-group routes when given. */
+  streams?: StreamAdmin;
 }
 
 /** A policy as the RabbitMQ management API shows it. */
@@ -218,6 +223,16 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementD
         return reply.code(created ? 201 : 204).send();
       },
     );
+
+    if (deps.streams) {
+      registerStreamRoutes(
+        scope,
+        deps.streams,
+        checkVhost,
+        (status, error, reason) => new ApiError(status, error, reason),
+        routeOptions,
+      );
+    }
 
     scope.delete<{ Params: { vhost: string; name: string } }>(
       '/api/policies/:vhost/:name',

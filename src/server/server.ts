@@ -108,6 +108,7 @@ async function openAll(
                 policies: broker.policies,
                 authenticate: (user, password, address) => broker.authenticate!(user, password, address),
                 vhostExists: (vhost) => broker.vhost?.(vhost) !== undefined,
+                streams: broker.streams,
                 logger,
               }
             : undefined,

@@ -768,7 +768,8 @@ export class AmqpChannel {
     const touched = new Set<Queue>();
     for (const { entry, action } of settles) {
       touched.add(entry.queue);
-      if (action === 'ack') entry.queue.ack(entry.offset);
+      if (entry.queue.kind === 'stream') entry.queue.settle(entry.offset, entry.consumer, action);
+      else if (action === 'ack') entry.queue.ack(entry.offset);
       else if (action === 'reject') entry.queue.reject(entry.offset);
       else {
         let list = requeues.get(entry.queue);
@@ -783,7 +784,8 @@ export class AmqpChannel {
   /** basic.recover: everything this channel holds goes back (core releases it by owner). */
   private requeueAll(): void {
     for (const entry of this.unacked.values()) {
-      if (entry.queue.kind === 'stream') entry.queue.requeue([entry.offset]); // refused: streams take nothing back
+      // Refused outside consumer groups: a plain stream takes nothing back.
+      if (entry.queue.kind === 'stream') entry.queue.settle(entry.offset, entry.consumer, 'requeue');
     }
     this.unacked.clear();
     for (const c of this.consumers.values()) c.unacked = 0;
