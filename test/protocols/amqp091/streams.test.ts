@@ -203,3 +203,26 @@ test('retention by size deletes whole segments from the front, never newer ones'
     await broker.kill9();
   }
 });
+
+test('an append-only stream (x-stream-append-only) cannot be deleted while it holds messages', async (t) => {
+  if (isExternalBroker()) return t.skip(SKIP_REASON);
+  const broker = await startBroker();
+  try {
+    const conn = await connect(broker.url);
+    const ch = await openConfirmChannel(conn);
+    const args = { 'x-queue-type': 'stream', 'x-stream-append-only': true };
+    await ch.assertQueue('trail', { durable: true, arguments: args });
+    await ch.assertQueue('empty-trail', { durable: true, arguments: args });
+    ch.sendToQueue('trail', Buffer.from('login alice'));
+    await ch.waitForConfirms();
+    const del = await openChannel(conn);
+    await assert.rejects(del.deleteQueue('trail'), (err: { code?: number }) => err.code === 406);
+    const check = await openChannel(conn);
+    assert.equal((await check.checkQueue('trail')).messageCount, 1, 'still there, with its message');
+    await check.deleteQueue('empty-trail'); // nothing to lose: allowed
+    await assert.rejects(check.checkQueue('empty-trail'), (err: { code?: number }) => err.code === 404);
+    await conn.close();
+  } finally {
+    await broker.kill9();
+  }
+});
