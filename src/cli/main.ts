@@ -87,6 +87,21 @@ function buildProgram(): Command {
     });
 
   program
+    .command('upgrade-data')
+    .description(
+      'convert a data directory written by EventterMQ 0.1.0 to the current format (broker stopped)',
+    )
+    .requiredOption(
+      '--data-dir <path>',
+      'the data directory to convert',
+      rejectOptionAsValue('--data-dir <path>'),
+    )
+    .action(async (options: { dataDir: string }) => {
+      const { runUpgradeData } = await import('./upgrade-data-command.js');
+      process.exitCode = await runUpgradeData(options.dataDir);
+    });
+
+  program
     .command('hash-password')
     .description('print a passwordHash for the config file; reads the password from stdin if not given')
     .argument('[password]', 'the password (prefer stdin: arguments show up in the process list)')

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createDataDir } from '../store/data-dir.js';
+import { checkDataDirFormat } from '../store/data-dir-format.js';
 import { DataDirLock } from '../store/data-dir-lock.js';
 import { DEFAULT_MAX_OPEN_FILES, FileHandleCache } from '../store/file-handle-cache.js';
 import { makeDir } from '../store/fs-io.js';
@@ -78,6 +79,7 @@ export class Broker {
     await createDataDir(options.dataDir, options.fsync);
     const lock = await DataDirLock.acquire(options.dataDir);
     try {
+      await checkDataDirFormat(options.dataDir, { fsync: options.fsync });
       return await Broker.openLocked(options, logger, lock);
     } catch (err) {
       await lock.release();
@@ -185,6 +187,10 @@ export class Broker {
       ...d,
       queue: names.get(`${d.vhost}\u0000${queueId}`) ?? `(deleted queue ${queueId})`,
     }));
+    // Reads find damage in any order (a sealed segment's damage is only met when it is read): sort for people.
+    storageDamage.sort(
+      (a, b) => a.vhost.localeCompare(b.vhost) || a.file.localeCompare(b.file) || a.fromByte - b.fromByte,
+    );
     return { vhosts: this.vhosts.size, queues, messages, storageDamage };
   }
 

@@ -1,5 +1,7 @@
 import { DataDirError } from '../store/data-dir.js';
+import { DataDirFormatError } from '../store/data-dir-format.js';
 import { DataDirInUseError } from '../store/data-dir-lock.js';
+import { SegmentFormatError } from '../store/segment-header.js';
 
 /**
  * A start-up failure with a known cause in the machine's set-up (data directory in use or unusable, port
@@ -18,7 +20,12 @@ export class StartupError extends Error {
 
 /** Explains a failure to open the data directory, or returns undefined if it is not a set-up problem. */
 export function explainDataDirFailure(dataDir: string, err: unknown): StartupError | undefined {
-  if (err instanceof DataDirInUseError || err instanceof DataDirError) {
+  if (
+    err instanceof DataDirInUseError ||
+    err instanceof DataDirError ||
+    err instanceof DataDirFormatError ||
+    err instanceof SegmentFormatError
+  ) {
     return new StartupError(err.message, { cause: err });
   }
   const code = systemErrorCode(err);

@@ -36,11 +36,11 @@ export interface SegmentScan {
   holes: DamagedRange[];
 }
 
-/** Scans seg's file (fileSize bytes), noting every intact record in seg and every hole. */
+/** Scans seg's file (fileSize bytes) from seg.dataStart, noting every intact record in seg and every hole. */
 export async function scanSegment(seg: Segment, fd: number, fileSize: number): Promise<SegmentScan> {
   const holes: DamagedRange[] = [];
-  let pos = 0;
-  let buf = Buffer.allocUnsafe(Math.min(WINDOW_BYTES, Math.max(fileSize, 1)));
+  let pos = seg.dataStart;
+  let buf = Buffer.allocUnsafe(Math.min(WINDOW_BYTES, Math.max(fileSize - pos, 1)));
   while (pos < fileSize) {
     const got = await readFull(fd, buf, 0, Math.min(buf.length, fileSize - pos), pos);
     let p = 0;
@@ -73,8 +73,7 @@ export async function scanSegment(seg: Segment, fd: number, fileSize: number): P
     const found = await findNextRecord(fd, from, fileSize, seg.nextOffset);
     if (found === null) return { validEnd: from, holes };
     holes.push({ fromByte: from, toByte: found.pos, firstLost: seg.nextOffset, nextOffset: found.offset });
-    seg.addHole(from, found.pos);
-    seg.nextOffset = found.offset;
+    seg.addHole(from, found.pos, seg.nextOffset, found.offset);
     pos = found.pos;
   }
   return { validEnd: pos, holes };

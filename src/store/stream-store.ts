@@ -26,9 +26,6 @@ export interface RetentionLimits {
   maxBytes: number;
 }
 
-/** Records a time lookup reads per step while it scans inside a segment. */
-const TIME_SCAN_BATCH = 1024;
-
 export class StreamStore {
   private constructor(private readonly log: SegmentLog) {}
 
@@ -84,21 +81,11 @@ export class StreamStore {
   }
 
   /**
-   * The first offset whose record was stored at or after `timestamp` (ms), or nextOffset if none was. Picks
-   * the segment by its newest timestamp, then scans it; records of one segment are in append order.
+   * The first offset whose record was stored at or after `timestamp` (ms), or nextOffset if none was: the
+   * segment is picked by its largest timestamp, the position by its time index (see SegmentLog.offsetAtTime).
    */
-  async offsetAtTime(timestamp: number): Promise<number> {
-    for (const info of this.log.segmentInfos()) {
-      if (info.nextOffset === info.base || info.lastTimestamp < timestamp) continue;
-      let from = info.base;
-      while (from < info.nextOffset) {
-        const batch = await this.log.readRange(from, 1 << 20, TIME_SCAN_BATCH);
-        if (batch.length === 0) break;
-        for (const rec of batch) if (rec.timestamp >= timestamp) return rec.offset;
-        from = batch[batch.length - 1].offset + 1;
-      }
-    }
-    return this.log.nextOffset;
+  offsetAtTime(timestamp: number): Promise<number> {
+    return this.log.offsetAtTime(timestamp);
   }
 
   /**

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { GroupCommit } from '../../src/store/group-commit.js';
 import { checkRecord, recordOffsetAt } from '../../src/store/record-format.js';
+import { SEGMENT_HEADER_BYTES } from '../../src/store/segment-header.js';
 import { SegmentLog } from '../../src/store/segment-log.js';
 import type { StorageDamage } from '../../src/store/storage-damage.js';
 import { record, tempDir } from './helpers.js';
@@ -30,7 +31,7 @@ async function writeLog(dir: string, n: number): Promise<void> {
   await log.close();
 }
 
-/** Where every record of the (intact) log lies: file, byte range, offset. */
+/** Where every record of the (intact) log lies: file, byte range, offset (records follow the file's header). */
 function recordSpans(dir: string): RecordSpan[] {
   const spans: RecordSpan[] = [];
   for (const name of fs
@@ -39,7 +40,7 @@ function recordSpans(dir: string): RecordSpan[] {
     .sort()) {
     const file = path.join(dir, name);
     const buf = fs.readFileSync(file);
-    for (let p = 0; p < buf.length; ) {
+    for (let p = SEGMENT_HEADER_BYTES; p < buf.length; ) {
       const size = checkRecord(buf, p, buf.length);
       assert.ok(size > 0, 'the log written by the test is intact');
       spans.push({ file, offset: recordOffsetAt(buf, p), start: p, end: p + size });
