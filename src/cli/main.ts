@@ -86,6 +86,18 @@ function buildProgram(): Command {
       process.exitCode = await runPoliciesCommand(process.argv.slice(process.argv.indexOf('policies') + 1));
     });
 
+  // Like bench: the subcommand parses its own arguments (`eventter stream tail --help`).
+  program
+    .command('stream')
+    .description('read streams of a running broker: tail (print messages from an offset or a time)')
+    .helpOption(false)
+    .allowUnknownOption(true)
+    .allowExcessArguments(true)
+    .action(async () => {
+      const { runStreamCommand } = await import('./stream-command.js');
+      process.exitCode = await runStreamCommand(process.argv.slice(process.argv.indexOf('stream') + 1));
+    });
+
   program
     .command('upgrade-data')
     .description(

@@ -4,6 +4,7 @@
  * Deliveries reach the handler as (body, deliveryTag, redelivered) with no per-message object; a body
  * that arrived in one frame aliases the socket chunk, so copy it if it must outlive the call.
  */
+import { type BasicProperties, decodeBasicProperties } from '../codec/basic-properties.js';
 import type { FieldTable } from '../codec/field-table.js';
 import { type AmqpMethod, decodeMethod } from '../protocols/amqp091/generated/methods.js';
 import { AmqpClientError } from './client-error.js';
@@ -12,6 +13,19 @@ import type { OutputBuffer } from './output-buffer.js';
 import { writeAck, writePublish } from './publish-encoder.js';
 
 export type DeliveryHandler = (body: Buffer, deliveryTag: number, redelivered: boolean) => void;
+
+/** A delivery with its envelope and decoded properties (consumeMessages); slower than DeliveryHandler. */
+export interface DeliveredMessage {
+  /** May alias the socket chunk: copy it if it must outlive the handler call. */
+  body: Buffer;
+  deliveryTag: number;
+  redelivered: boolean;
+  exchange: string;
+  routingKey: string;
+  properties: BasicProperties;
+}
+
+export type MessageHandler = (message: DeliveredMessage) => void;
 
 /** What a channel needs from its connection. */
 export interface ChannelHost {
@@ -44,12 +58,22 @@ export interface ConsumeOptions {
   batchAck?: boolean;
   consumerTag?: string;
   exclusive?: boolean;
+  /** basic.consume arguments, e.g. { 'x-stream-offset': 'first' }. */
+  arguments?: FieldTable;
+  /**
+   * The consumer ended without cancel() from this side: the broker cancelled it (queue deleted; reason
+   * null) or the channel or connection closed (reason: why).
+   */
+  onCancel?: (reason: Error | null) => void;
 }
 
 interface Consumer {
   tag: string;
   handler: DeliveryHandler;
   batchAck: boolean;
+  /** Set by consumeMessages: deliveries are parsed fully and go here instead of `handler`. */
+  messageHandler?: MessageHandler;
+  onCancel?: (reason: Error | null) => void;
 }
 
 interface PendingRpc {
@@ -95,6 +119,9 @@ export class Channel {
   private contentConsumer: Consumer | null = null;
   private contentTag = 0;
   private contentRedelivered = false;
+  private contentExchange = '';
+  private contentRoutingKey = '';
+  private contentProperties: BasicProperties = {};
   private bodySize = 0;
   private body: Buffer | null = null;
   private bodyFill = 0;
@@ -256,7 +283,21 @@ export class Channel {
   }
 
   /** Starts a consumer; resolves with its tag once the broker confirmed it. */
-  async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
+  consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<string> {
+    return this.startConsumer(queue, handler, undefined, options);
+  }
+
+  /** Like consume(), but each delivery comes with exchange, routing key and decoded properties. */
+  consumeMessages(queue: string, handler: MessageHandler, options: ConsumeOptions = {}): Promise<string> {
+    return this.startConsumer(queue, () => {}, handler, options);
+  }
+
+  private async startConsumer(
+    queue: string,
+    handler: DeliveryHandler,
+    messageHandler: MessageHandler | undefined,
+    options: ConsumeOptions,
+  ): Promise<string> {
     const noAck = options.noAck ?? false;
     const ok = await this.rpc(
       {
@@ -269,14 +310,20 @@ export class Channel {
         noAck,
         exclusive: options.exclusive ?? false,
         noWait: false,
-        arguments: {},
+        arguments: options.arguments ?? {},
       },
       key(60, 21),
       // The broker may deliver right after consume-ok, in the same chunk: register before resolving.
       (reply) => {
         if (reply.name !== 'basic.consume-ok') return;
         const batchAck = !noAck && (options.batchAck ?? false);
-        this.consumers.set(reply.consumerTag, { tag: reply.consumerTag, handler, batchAck });
+        this.consumers.set(reply.consumerTag, {
+          tag: reply.consumerTag,
+          handler,
+          batchAck,
+          messageHandler,
+          onCancel: options.onCancel,
+        });
       },
     );
     if (ok.name !== 'basic.consume-ok') throw unexpected(ok);
@@ -373,6 +420,9 @@ export class Channel {
     this.bodySize = size;
     this.bodyFill = 0;
     this.body = null;
+    if (this.contentConsumer?.messageHandler !== undefined) {
+      this.contentProperties = decodeBasicProperties(buf, start + 12, end);
+    }
     if (size === 0) this.finishContent(EMPTY);
   }
 
@@ -402,8 +452,10 @@ export class Channel {
     const rpcs = this.rpcs.splice(0);
     for (const r of rpcs) r.reject(err);
     this.confirms?.fail(err);
+    const consumers = [...this.consumers.values()];
     this.consumers.clear();
     this.host.channelClosed(this);
+    for (const c of consumers) c.onCancel?.(err);
   }
 
   private beginDelivery(buf: Buffer, start: number, end: number): void {
@@ -421,6 +473,17 @@ export class Channel {
     this.contentTag = buf.readUInt32BE(o) * 0x1_0000_0000 + buf.readUInt32BE(o + 4);
     this.contentRedelivered = (buf[o + 8] & 1) !== 0;
     this.contentConsumer = consumer ?? null;
+    if (consumer?.messageHandler !== undefined) {
+      o += 9;
+      const exchangeLen = buf[o++];
+      if (o + exchangeLen + 1 > end) throw new AmqpClientError('protocol', 'truncated basic.deliver');
+      this.contentExchange = buf.toString('utf8', o, o + exchangeLen);
+      o += exchangeLen;
+      const keyLen = buf[o++];
+      if (o + keyLen > end) throw new AmqpClientError('protocol', 'truncated basic.deliver');
+      this.contentRoutingKey = buf.toString('utf8', o, o + keyLen);
+      this.contentProperties = {};
+    }
     this.contentKind = consumer === undefined ? CONTENT_DISCARD : CONTENT_DELIVER;
   }
 
@@ -440,6 +503,19 @@ export class Channel {
         this.host.scheduleAckFlush(this);
       }
     }
+    if (consumer.messageHandler !== undefined) {
+      const properties = this.contentProperties;
+      this.contentProperties = {};
+      consumer.messageHandler({
+        body,
+        deliveryTag: tag,
+        redelivered: this.contentRedelivered,
+        exchange: this.contentExchange,
+        routingKey: this.contentRoutingKey,
+        properties,
+      });
+      return;
+    }
     consumer.handler(body, tag, this.contentRedelivered);
   }
 
@@ -456,8 +532,9 @@ export class Channel {
         );
         return;
       }
-      case 'basic.cancel':
+      case 'basic.cancel': {
         // The broker cancelled a consumer (queue deleted): stop routing to it.
+        const cancelled = this.consumers.get(m.consumerTag);
         this.consumers.delete(m.consumerTag);
         if (!m.noWait) {
           this.host.sendMethod(this.id, {
@@ -467,7 +544,9 @@ export class Channel {
             consumerTag: m.consumerTag,
           });
         }
+        cancelled?.onCancel?.(null);
         return;
+      }
       case 'basic.return':
       case 'basic.get-ok':
         this.contentKind = CONTENT_DISCARD;

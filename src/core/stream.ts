@@ -62,6 +62,14 @@ export class Stream {
   private lastActiveBase: number;
   private deleted = false;
   private readonly groups: StreamGroups;
+  /**
+   * Readers see offsets below this only: what is durable. A reader never gets a message that a crash could
+   * take back (and whose offset a restart would hand out again), as RabbitMQ readers see committed chunks only.
+   */
+  private visibleEnd: number;
+  /** The last offset appended, and whether a durability wait for it (one per batch, not per message) is out. */
+  private lastAppended = -1;
+  private visibilityWaiting = false;
 
   constructor(
     definition: StreamDefinition,
@@ -82,6 +90,7 @@ export class Stream {
       (err) => this.onStoreError(this, err),
     );
     this.lastActiveBase = store.activeSegmentBase;
+    this.visibleEnd = store.nextOffset;
     this.armRetention();
   }
 
@@ -145,10 +154,9 @@ export class Stream {
       body: message.body,
     });
     if (onStored) this.store.whenDurable(offset, onStored);
-    if (this.cursors.size > 0 || this.groups.size > 0) {
-      this.remember(offset, withOffset(message, offset));
-      this.scheduleDrain();
-    }
+    this.lastAppended = offset;
+    if (!this.visibilityWaiting) this.waitForVisibility();
+    if (this.cursors.size > 0 || this.groups.size > 0) this.remember(offset, withOffset(message, offset));
     if (this.store.activeSegmentBase !== this.lastActiveBase) {
       this.lastActiveBase = this.store.activeSegmentBase;
       this.enforceRetention();
@@ -334,9 +342,25 @@ export class Stream {
     });
   }
 
+  /** The log is sequential: once the last appended offset is durable, everything before it is too. */
+  private waitForVisibility(): void {
+    this.visibilityWaiting = true;
+    const upTo = this.lastAppended;
+    this.store.whenDurable(upTo, (err) => {
+      this.visibilityWaiting = false;
+      if (this.deleted) return;
+      if (err === null && upTo + 1 > this.visibleEnd) {
+        this.visibleEnd = upTo + 1;
+        if (this.cursors.size > 0 || this.groups.size > 0) this.scheduleDrain();
+      }
+      // A failed sync is not waited on again (its confirms failed); the next append's wait moves past it.
+      if (this.lastAppended > upTo) this.waitForVisibility();
+    });
+  }
+
   private drain(): void {
     if (this.deleted) return;
-    const end = this.store.nextOffset;
+    const end = this.visibleEnd;
     let lowest = end;
     for (const cursor of this.cursors.values()) {
       if (cursor.resolving) continue;

@@ -307,38 +307,18 @@ export class VHost {
       if (requestedName === '') {
         throw preconditionFailed('Cannot declare a server-named queue for type rabbit_stream_queue');
       }
-      // Streams are replicated logs in RabbitMQ: always durable, never exclusive or auto-delete.
-      const bad = !durable
-        ? 'non-durable'
-        : exclusive
-          ? 'exclusive-owner'
-          : autoDelete
-            ? 'auto-delete'
-            : undefined;
-      if (bad) throw preconditionFailed(`invalid property '${bad}' for ${describe}`);
-      const creation = this.createStream(
-        { id: newQueueId(), name, arguments: args },
-        parseStreamArguments(effective, describe),
+      checkReplicatedProperties(durable, exclusive, autoDelete, describe);
+      return this.awaitCreation(
+        name,
+        this.createStream(
+          { id: newQueueId(), name, arguments: args },
+          parseStreamArguments(effective, describe),
+        ),
       );
-      this.pendingQueues.set(name, creation);
-      try {
-        const queue = await creation;
-        return { queue, messageCount: 0, consumerCount: 0 };
-      } finally {
-        this.pendingQueues.delete(name);
-      }
     }
     const settings = parseQueueArguments(effective, describe);
     if (settings.queueType === 'quorum') {
-      // Quorum queues are replicated logs in RabbitMQ: always durable, never exclusive or auto-delete.
-      const bad = !durable
-        ? 'non-durable'
-        : exclusive
-          ? 'exclusive-owner'
-          : autoDelete
-            ? 'auto-delete'
-            : undefined;
-      if (bad) throw preconditionFailed(`invalid property '${bad}' for ${describe}`);
+      checkReplicatedProperties(durable, exclusive, autoDelete, describe);
     }
     const creation = this.createQueue({
       id: newQueueId(),
@@ -349,10 +329,14 @@ export class VHost {
       exclusiveOwner: exclusive ? opts.owner : null,
       settings,
     });
+    return this.awaitCreation(name, creation);
+  }
+
+  /** Registers a declare in progress, so a second declare of the name waits for it, and awaits it. */
+  private async awaitCreation(name: string, creation: Promise<Queue>): Promise<QueueDeclareResult> {
     this.pendingQueues.set(name, creation);
     try {
-      const queue = await creation;
-      return { queue, messageCount: 0, consumerCount: 0 };
+      return { queue: await creation, messageCount: 0, consumerCount: 0 };
     } finally {
       this.pendingQueues.delete(name);
     }
@@ -791,4 +775,21 @@ function newQueueId(): string {
 function declared(queue: Queue): QueueDeclareResult {
   const consumerCount = queue.kind === 'stream' ? 0 : queue.consumerCount;
   return { queue, messageCount: queue.messageCount, consumerCount };
+}
+
+/** Quorum queues and streams are replicated logs in RabbitMQ: always durable, never exclusive or auto-delete. */
+function checkReplicatedProperties(
+  durable: boolean,
+  exclusive: boolean,
+  autoDelete: boolean,
+  describe: string,
+) {
+  const bad = !durable
+    ? 'non-durable'
+    : exclusive
+      ? 'exclusive-owner'
+      : autoDelete
+        ? 'auto-delete'
+        : undefined;
+  if (bad) throw preconditionFailed(`invalid property '${bad}' for ${describe}`);
 }
