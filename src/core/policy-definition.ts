@@ -75,6 +75,16 @@ const oneOf =
     return value;
   };
 
+/** RabbitMQ's duration syntax for max-age: digits and one unit of Y M D h m s, e.g. "7D". */
+const duration = (key: string, value: unknown): string => {
+  if (typeof value !== 'string' || !/^\d+[YMDhms]$/.test(value) || /^0+[YMDhms]$/.test(value)) {
+    throw new PolicyValidationError(
+      `${JSON.stringify(value)} is not a valid value for '${key}': expected a duration such as "7D", "12h" or "30m"`,
+    );
+  }
+  return value;
+};
+
 const queueKey = (argument: string, merge: PolicyMerge, check: PolicyKeySpec['check']): PolicyKeySpec => ({
   target: 'queue',
   argument,
@@ -116,6 +126,13 @@ export const POLICY_KEYS: Readonly<Record<string, PolicyKeySpec>> = Object.freez
     shortString('dead letter routing key'),
   ),
   'queue-mode': queueKey('x-queue-mode', 'argument-wins', oneOf(['default', 'lazy'])),
+  // Streams' retention and segment size (RabbitMQ's stream policy keys); classic queues ignore them.
+  'max-age': queueKey('x-max-age', 'argument-wins', duration),
+  'stream-max-segment-size-bytes': queueKey(
+    'x-stream-max-segment-size-bytes',
+    'argument-wins',
+    integer(0, 3_000_000_000, 'stream segment size'),
+  ),
   'alternate-exchange': {
     target: 'exchange',
     // Exchanges carry it without the x- prefix, as RabbitMQ does.
@@ -136,10 +153,8 @@ const UNSUPPORTED_KEYS = new Set([
   'queue-leader-locator',
   'queue-version',
   'initial-cluster-size',
-  'max-age',
   'max-segment-size',
   'max-segment-size-bytes',
-  'stream-max-segment-size-bytes',
   'max-in-memory-length',
   'max-in-memory-bytes',
   'dead-letter-strategy',

@@ -82,6 +82,16 @@ export function parseDuration(value: string): number | null {
   return n > 0 ? n * AGE_UNIT_MS[m[2]] : null;
 }
 
+/** Keys a policy may set on a stream; what a policy says of other keys does not apply to streams. */
+const policyKeysForStreams = ['x-max-age', 'x-max-length-bytes', 'x-stream-max-segment-size-bytes'];
+
+/** The stream's declared arguments with the policy's stream keys applied (`effective` = with the policy). */
+export function streamArgumentsWithPolicy(declared: FieldTable, effective: FieldTable): FieldTable {
+  const out: FieldTable = { ...declared };
+  for (const key of policyKeysForStreams) if (effective[key] !== undefined) out[key] = effective[key];
+  return out;
+}
+
 export function isStreamDeclare(args: FieldTable): boolean {
   return text(args['x-queue-type']) === 'stream';
 }

@@ -27,6 +27,7 @@ import {
   isStreamDeclare,
   parseStreamArguments,
   type StreamSettings,
+  streamArgumentsWithPolicy,
 } from './stream-arguments.js';
 import {
   bindingKey,
@@ -168,8 +169,9 @@ export class VHost {
     for (const q of this.queues.values()) {
       const args = this.ctx.effectiveQueueArguments?.(this.name, q.name, q.arguments) ?? q.arguments;
       try {
-        if (q.kind === 'stream') q.applySettings(parseStreamArguments(args, q.describe));
-        else q.applySettings(parseQueueArguments(args, q.describe));
+        if (q.kind === 'stream') {
+          q.applySettings(parseStreamArguments(streamArgumentsWithPolicy(q.arguments, args), q.describe));
+        } else q.applySettings(parseQueueArguments(args, q.describe));
       } catch {
         // Arguments and policy values are each validated; a combination the parser refuses keeps the old settings.
       }
@@ -312,7 +314,7 @@ export class VHost {
         name,
         this.createStream(
           { id: newQueueId(), name, arguments: args },
-          parseStreamArguments(effective, describe),
+          parseStreamArguments(streamArgumentsWithPolicy(args, effective), describe),
         ),
       );
     }
@@ -483,7 +485,7 @@ export class VHost {
         const effective = this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args;
         await this.createStream(
           { id: s.id, name, arguments: args },
-          parseStreamArguments(effective, describe),
+          parseStreamArguments(streamArgumentsWithPolicy(args, effective), describe),
           true,
         );
         continue;

@@ -226,3 +226,40 @@ test('an append-only stream (x-stream-append-only) cannot be deleted while it ho
     await broker.kill9();
   }
 });
+
+test('a policy sets a stream retention; its classic-queue keys do not apply to the stream', async (t) => {
+  if (isExternalBroker()) return t.skip(SKIP_REASON);
+  const broker = await startBroker();
+  try {
+    const policy = await fetch(`http://127.0.0.1:${broker.httpPort}/api/policies/%2F/logs`, {
+      method: 'PUT',
+      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+      body: JSON.stringify({
+        pattern: '^logs\\.',
+        'apply-to': 'queues',
+        definition: {
+          'message-ttl': 1000,
+          'max-length-bytes': 60_000,
+          'stream-max-segment-size-bytes': 20_000,
+        },
+      }),
+    });
+    assert.equal(policy.status, 201);
+    const conn = await connect(broker.url);
+    const pub = await openConfirmChannel(conn);
+    await pub.assertQueue('logs.app', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    const body = Buffer.alloc(1000, 0x62);
+    for (let i = 0; i < 300; i++) pub.sendToQueue('logs.app', body, { messageId: String(i) });
+    await pub.waitForConfirms();
+    const read = await readStream(await openChannel(conn), 'logs.app', 'first', 1);
+    const first = Number(read[0].properties.headers?.['x-stream-offset']);
+    assert.ok(
+      first > 0 && read.length <= 85,
+      `the policy's retention applies (${read.length} kept from ${first})`,
+    );
+    assert.equal(Number(read[read.length - 1].properties.messageId), 299, 'the newest are kept');
+    await conn.close();
+  } finally {
+    await broker.kill9();
+  }
+});
