@@ -14,14 +14,10 @@ import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { emit, median } from './stream-brokers.js';
+import { emit, median, option } from './stream-brokers.js';
 
 const run = promisify(execFile);
-const argv = process.argv.slice(2);
-const opt = (name: string, fallback?: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
+const opt = (name: string, fallback?: string) => option(name, fallback);
 const builds = { before: opt('before'), after: opt('after') } as Record<string, string>;
 if (!builds.before || !builds.after) throw new Error('usage: --before DIR --after DIR');
 const rounds = Number(opt('rounds', '3'));

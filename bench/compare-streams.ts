@@ -22,6 +22,7 @@ import {
   emit,
   median,
   now,
+  option,
   publishN,
   readN,
   rss,
@@ -30,11 +31,7 @@ import {
   startRabbit,
 } from './stream-brokers.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
+const opt = option;
 const rounds = Number(opt('rounds', '3'));
 const N = Number(opt('messages', '500000'));
 const size = Number(opt('size', '256'));

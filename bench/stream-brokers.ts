@@ -39,6 +39,18 @@ export interface Eventter extends Broker {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
+/** The value after `--name` on the command line, or `fallback`. */
+export function option<T extends string | undefined>(name: string, fallback: T): string | T {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+}
+
+/** Whether `--name` is on the command line. */
+export function flag(name: string): boolean {
+  return process.argv.slice(2).includes(`--${name}`);
+}
+
 export const emit = (o: Record<string, unknown>): void => console.log(JSON.stringify(o));
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const now = () => performance.now();

@@ -19,26 +19,24 @@ import {
   declare,
   dirBytes,
   emit,
+  flag,
   median,
+  option,
   publishBurst,
   publishN,
   startEventter,
   startRabbit,
 } from './stream-brokers.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
+const opt = option;
 const N = Number(opt('messages', '1000000'));
 const size = Number(opt('size', '256'));
 const kind = opt('kind', 'stream');
 const runs = Number(opt('runs', '3'));
 const segmentBytes = Number(opt('segment-bytes', '0'));
 const fillWindow = Number(opt('fill-window', '5000'));
-const cold = argv.includes('--cold');
-const keep = argv.includes('--keep');
+const cold = flag('cold');
+const keep = flag('keep');
 const QUEUE = `bench-${kind}`;
 const stream = kind === 'stream';
 
@@ -132,4 +130,4 @@ async function rabbitmq(): Promise<void> {
 }
 
 await eventter();
-if (argv.includes('--rabbitmq')) await rabbitmq();
+if (flag('rabbitmq')) await rabbitmq();
