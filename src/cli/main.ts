@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { ReadStream } from 'node:tty';
 import { Command, InvalidArgumentError } from 'commander';
+import { hashPassword } from '../core/password-hash.js';
 import {
   type BrokerConfig,
   type CliOptionValues,
@@ -13,7 +14,6 @@ import {
   loadConfig,
 } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
-import { hashPassword } from '../server/password-hash.js';
 import { startServer } from '../server/server.js';
 import { StartupError } from '../server/startup-error.js';
 import { PromptInterrupted, readFirstLine, readHiddenLine } from './read-password.js';

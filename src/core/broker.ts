@@ -16,8 +16,9 @@ import type { GroupInfo } from './consumer-group.js';
 import { PolicyRegistry } from './policies.js';
 import type { Queue } from './queue.js';
 import type { StreamStart } from './stream-arguments.js';
-import { type User, type UserDefinition, UserRegistry } from './users.js';
+import { type Principal, type UserDefinition, UserRegistry } from './users.js';
 import { VHost } from './vhost.js';
+import { VHOST_KEY, type VhostEvent, type VhostInfo, validateVhostName } from './vhost-info.js';
 
 export interface BrokerOptions {
   dataDir: string;
@@ -28,7 +29,11 @@ export interface BrokerOptions {
   queueReadAheadBytes: number;
   /** Segment and settle files the stores keep open at once (least recently used ones are closed). */
   maxOpenFiles: number;
+  /** Users from the config file (read-only at run time), laid over the stored ones. */
   users: UserDefinition[];
+  /** Create guest/guest once on a new data directory; false removes a stored guest at start. */
+  createDefaultUser: boolean;
+  /** Vhosts created the first time this data directory starts (a later delete is not undone by a restart). */
   vhosts: string[];
 }
 
@@ -38,7 +43,8 @@ export const defaultBrokerOptions: Omit<BrokerOptions, 'dataDir'> = {
   queueCacheBytes: 16 * 1024 * 1024,
   queueReadAheadBytes: 1024 * 1024,
   maxOpenFiles: DEFAULT_MAX_OPEN_FILES,
-  users: [{ name: 'guest', password: 'guest', vhosts: ['/'], loopbackOnly: true }],
+  users: [],
+  createDefaultUser: true,
   vhosts: ['/'],
 };
 
@@ -51,7 +57,8 @@ export const defaultBrokerOptions: Omit<BrokerOptions, 'dataDir'> = {
  */
 export class Broker {
   private readonly vhosts = new Map<string, VHost>();
-  private readonly users: UserRegistry;
+  readonly users: UserRegistry;
+  private readonly vhostListeners = new Set<(event: VhostEvent) => void>();
   private readonly files: FileHandleCache;
   /** Operator policies (RabbitMQ's), persisted in the metadata store; a change re-applies to live queues. */
   readonly policies: PolicyRegistry;
@@ -66,8 +73,9 @@ export class Broker {
     private readonly commit: GroupCommit,
     private readonly logger: Logger,
     private readonly lock: DataDirLock,
+    users: UserRegistry,
   ) {
-    this.users = new UserRegistry(options.users);
+    this.users = users;
     this.files = new FileHandleCache({ maxOpenFiles: options.maxOpenFiles });
     this.policies = new PolicyRegistry(meta, {
       onWarning: (message) => logger.warn({ store: 'meta' }, message),
@@ -102,13 +110,22 @@ export class Broker {
       onWriteError: (err) => reportWriteError(err),
     });
     const commit = new GroupCommit({ fsync: options.fsync });
-    const broker = new Broker(options, meta, commit, logger, lock);
+    const users = await UserRegistry.open(meta, options.users, {
+      createDefaultUser: options.createDefaultUser,
+      loopbackUsers: ['guest'],
+    });
+    const broker = new Broker(options, meta, commit, logger, lock, users);
     reportWriteError = (err) => broker.reportWriteError(err);
     broker.policies.load(); // before recovery: recovered queues start with their policy applied
-    const names = new Set([...options.vhosts, ...meta.entries('vhost\u0000').map(([k]) => k.slice(6))]);
+    for (const name of options.vhosts) {
+      const seeded = `seed\u0000vhost\u0000${name}`;
+      if (meta.has(seeded)) continue;
+      if (!meta.has(VHOST_KEY + name)) await meta.put(VHOST_KEY + name, { name });
+      await meta.put(seeded, true);
+    }
+    const names = meta.entries(VHOST_KEY).map(([k]) => k.slice(VHOST_KEY.length));
     const started = Date.now();
     for (const name of names) {
-      if (!meta.get(`vhost\u0000${name}`)) await meta.put(`vhost\u0000${name}`, { name });
       const vhost = broker.createVHost(name);
       await vhost.recover();
     }
@@ -121,7 +138,7 @@ export class Broker {
       }
     }
     logger.info(
-      { dataDir: options.dataDir, vhosts: names.size, queues, messages, ms: Date.now() - started },
+      { dataDir: options.dataDir, vhosts: names.length, queues, messages, ms: Date.now() - started },
       'recovered',
     );
     return broker;
@@ -163,8 +180,80 @@ export class Broker {
     username: string,
     password: string,
     remoteAddress: string | undefined,
-  ): Promise<User | undefined> {
+  ): Promise<Principal | undefined> {
     return this.users.authenticate(username, password, remoteAddress);
+  }
+
+  authenticateExternal(username: string, remoteAddress: string | undefined): Promise<Principal | undefined> {
+    return this.users.authenticateExternal(username, remoteAddress);
+  }
+
+  // --- vhosts as administrators manage them ------------------------------------------------------------
+
+  listVhosts(): VhostInfo[] {
+    return [...this.vhosts.keys()].sort().map((name) => this.vhostInfo(name)!);
+  }
+
+  vhostInfo(name: string): VhostInfo | undefined {
+    if (!this.vhosts.has(name)) return undefined;
+    const stored = (this.meta.get(VHOST_KEY + name) ?? { name }) as VhostInfo;
+    return {
+      name,
+      description: stored.description ?? '',
+      tags: stored.tags ?? [],
+      limits: stored.limits ?? {},
+    };
+  }
+
+  /** Creates a vhost, or updates its description, tags or limits. */
+  async putVhost(
+    name: string,
+    fields: Partial<Omit<VhostInfo, 'name'>> = {},
+  ): Promise<'created' | 'updated'> {
+    validateVhostName(name);
+    const existing = this.vhostInfo(name);
+    const info: VhostInfo = {
+      ...(existing ?? { name, description: '', tags: [], limits: {} }),
+      ...fields,
+      name,
+    };
+    await this.meta.put(VHOST_KEY + name, info);
+    if (existing) return 'updated';
+    this.createVHost(name);
+    this.emitVhostEvent({ kind: 'created', vhost: name });
+    return 'created';
+  }
+
+  /**
+   * Deletes a vhost with everything in it: queues and streams (with their messages), exchanges, bindings,
+   * policies and permissions. Adapters close the vhost's connections when told (onVhostEvent).
+   */
+  async deleteVhost(name: string): Promise<boolean> {
+    const vhost = this.vhosts.get(name);
+    if (!vhost) return false;
+    this.vhosts.delete(name);
+    this.emitVhostEvent({ kind: 'deleted', vhost: name });
+    await vhost.destroy();
+    for (const p of this.policies.list(name)) await this.policies.clear(name, p.name);
+    await this.users.forgetVhost(name);
+    await this.meta.delete(VHOST_KEY + name);
+    return true;
+  }
+
+  /** Subscribes to vhosts being created and deleted; returns an unsubscribe. */
+  onVhostEvent(listener: (event: VhostEvent) => void): () => void {
+    this.vhostListeners.add(listener);
+    return () => this.vhostListeners.delete(listener);
+  }
+
+  private emitVhostEvent(event: VhostEvent): void {
+    for (const listener of this.vhostListeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.logger.error({ err }, 'vhost event listener failed');
+      }
+    }
   }
 
   stats(): {

@@ -527,6 +527,12 @@ export class VHost {
     for (const [ex, id] of delayedToOpen) await this.openDelayed(ex, id);
   }
 
+  /** Removes everything in the vhost, messages included (the vhost itself is being deleted). */
+  async destroy(): Promise<void> {
+    for (const q of [...this.queues.values()]) await this.removeQueue(q);
+    for (const ex of [...this.exchanges.values()]) await this.removeExchange(ex);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await Promise.all([...this.exchanges.values()].map((ex) => ex.delayed?.close()));

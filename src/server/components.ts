@@ -55,6 +55,7 @@ export function brokerOptions(config: BrokerConfig): BrokerOptions {
     queueReadAheadBytes: config.limits.queueReadAheadBytes,
     maxOpenFiles: config.limits.maxOpenFiles,
     users: config.users,
+    createDefaultUser: config.defaultUser ?? config.users.length === 0,
     vhosts: config.vhosts,
   };
 }

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
+import { passwordHashProblem } from '../core/password-hash.js';
 import { closestKey } from './closest-key.js';
-import { passwordHashProblem } from './password-hash.js';
 
 /**
  * Broker configuration: one zod schema (defaults and bounds), one table of command-line flags and
@@ -86,14 +86,17 @@ const userSchema = z
     vhosts: z.array(vhostSchema).min(1, 'must list at least one virtual host').max(1024).default(['/']),
     /** Only accept this user from loopback addresses (like RabbitMQ's guest). */
     loopbackOnly: z.boolean({ error: 'must be true or false' }).default(false),
+    /** RabbitMQ's user tags: administrator, management, monitoring, policymaker, ... */
+    tags: z
+      .array(z.string({ error: 'must be a string' }).min(1).max(64))
+      .max(32)
+      .default([]),
   })
   .refine((user) => (user.password === undefined) !== (user.passwordHash === undefined), {
     message: 'set exactly one of "password" or "passwordHash"',
   });
 
 export type UserConfig = z.output<typeof userSchema>;
-
-const DEFAULT_USERS = [{ name: 'guest', password: 'guest', vhosts: ['/'], loopbackOnly: true }];
 
 export const brokerConfigSchema = z
   .strictObject({
@@ -122,8 +125,16 @@ export const brokerConfigSchema = z
       .max(1024)
       .refine((vhosts) => new Set(vhosts).size === vhosts.length, 'must not repeat a virtual host')
       .default(['/']),
-    /** Replaces the default list entirely: defining users removes guest unless it is listed again. */
-    users: z.array(userSchema).max(10_000).default(DEFAULT_USERS),
+    /**
+     * Users defined here exist at every start, read-only at run time, with full permissions on their vhosts;
+     * users created at run time (eventter users, the HTTP API, definitions) live in the data directory.
+     */
+    users: z.array(userSchema).max(10_000).default([]),
+    /**
+     * guest/guest (administrator, loopback only) on a new data directory. Unset: on unless "users" is set.
+     * false also removes a stored guest at start.
+     */
+    defaultUser: z.boolean({ error: 'must be true or false' }).optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

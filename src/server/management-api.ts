@@ -15,13 +15,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PolicyRegistry } from '../core/policies.js';
 import { type Policy, PolicyValidationError, validatePolicy } from '../core/policy-definition.js';
+import type { Principal } from '../core/users.js';
 import type { Logger } from './logger.js';
 import { registerStreamRoutes, type StreamAdmin } from './management-streams.js';
 
-export interface ManagementUser {
-  name: string;
-  vhosts: ReadonlySet<string>;
-}
+/** A logged-in user: access to a vhost means having permissions there, as in RabbitMQ. */
+export type ManagementUser = Pick<Principal, 'name' | 'tags' | 'permissions'>;
 
 export interface ManagementDeps {
   policies: PolicyRegistry;
@@ -129,7 +128,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementD
 
   const checkVhost = (request: FastifyRequest, vhost: string): void => {
     const user = userOf(request);
-    if (!user.vhosts.has(vhost)) {
+    if (user.permissions(vhost) === undefined) {
       throw new ApiError(403, 'access_refused', `user '${user.name}' has no access to vhost '${vhost}'`);
     }
     if (deps.vhostExists && !deps.vhostExists(vhost)) {
@@ -192,7 +191,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementD
       const user = userOf(request);
       return deps.policies
         .list()
-        .filter((p) => user.vhosts.has(p.vhost))
+        .filter((p) => user.permissions(p.vhost) !== undefined)
         .map(policyToJson);
     });
 

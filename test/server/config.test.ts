@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { isAbsolute, resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import { hashPassword } from '../../src/core/password-hash.js';
 import {
   CONFIG_OPTIONS,
   ConfigError,
@@ -10,7 +11,6 @@ import {
   loadConfig,
   type ReadTextFile,
 } from '../../src/server/config.js';
-import { hashPassword } from '../../src/server/password-hash.js';
 
 function files(contents: Record<string, unknown>): ReadTextFile {
   return (path) => {
@@ -56,7 +56,9 @@ describe('loadConfig defaults', () => {
       diskFreeLimitBytes: 50_000_000,
     });
     assert.deepEqual(config.vhosts, ['/']);
-    assert.deepEqual(config.users, [{ name: 'guest', password: 'guest', vhosts: ['/'], loopbackOnly: true }]);
+    // guest is not a config user: the broker stores it once on a new data directory (defaultUser).
+    assert.deepEqual(config.users, []);
+    assert.equal(config.defaultUser, undefined);
   });
 
   it('resolves dataDir to an absolute path', () => {
@@ -229,7 +231,7 @@ describe('loadConfig validation', () => {
 });
 
 describe('loadConfig users and vhosts', () => {
-  it('replaces the default guest user with the file users, with per-user defaults', async () => {
+  it('reads the file users with per-user defaults', async () => {
     const hash = await hashPassword('s3cret');
     const read = files({
       '/c.json': {
@@ -242,8 +244,8 @@ describe('loadConfig users and vhosts', () => {
     });
     const config = loadConfig({ config: '/c.json' }, {}, read);
     assert.deepEqual(config.users, [
-      { name: 'app', passwordHash: hash, vhosts: ['prod'], loopbackOnly: false },
-      { name: 'ops', password: 'pw', vhosts: ['/'], loopbackOnly: false },
+      { name: 'app', passwordHash: hash, vhosts: ['prod'], loopbackOnly: false, tags: [] },
+      { name: 'ops', password: 'pw', vhosts: ['/'], loopbackOnly: false, tags: [] },
     ]);
   });
 

@@ -372,7 +372,7 @@ export class AmqpConnection {
     if (!vhost) {
       throw new AmqpError(ReplyCode.notAllowed, `vhost ${vhostName} not found`, 10, 40);
     }
-    if (!this.user?.vhosts.has(vhostName)) {
+    if (this.user?.permissions(vhostName) === undefined) {
       throw new AmqpError(
         ReplyCode.notAllowed,
         `access to vhost '${vhostName}' refused for user '${this.user?.name}'`,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { hashPassword, passwordHashProblem } from '../../src/core/password-hash.js';
 import { UserRegistry } from '../../src/core/users.js';
-import { hashPassword, passwordHashProblem } from '../../src/server/password-hash.js';
 
 function registryWith(passwordHash: string): UserRegistry {
   return new UserRegistry([{ name: 'app', passwordHash, vhosts: ['/'], loopbackOnly: false }]);
