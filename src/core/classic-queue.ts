@@ -172,7 +172,8 @@ export class ClassicQueue {
     const expiresAt = this.expiryFor(message, now);
     const persistent = message.persistent && this.durable;
     const priority = this.ready.levelOf(message.priority);
-    const offset = this.log.append(message, persistent, expiresAt, priority);
+    let offset = persistent ? -1 : this.log.holdInMemory(message);
+    if (offset < 0) offset = this.log.append(message, persistent, expiresAt, priority);
     if (onStored) {
       if (persistent) this.log.whenDurable(offset, onStored);
       else onStored(null);

@@ -18,8 +18,15 @@ const READ_AHEAD_MAX_RECORDS = 4096;
  * queue, stream) decides which offsets it wants and when they leave.
  */
 export class MessageLog {
+  /** Bodies of records on disk, kept to spare a read; dropped freely. */
   private readonly cache = new Map<number, Message>();
   private cachedBytes = 0;
+  /**
+   * Transient messages that were never written: their only copy, kept until settled. They share the cache
+   * budget; once it is spent, transient messages go to the log like the rest.
+   */
+  private readonly memoryOnly = new Map<number, Message>();
+  private memoryOnlyBytes = 0;
   /** One past the last offset a read-ahead brought into the cache. */
   private readAheadEndOffset = 0;
 
@@ -32,8 +39,14 @@ export class MessageLog {
     return this.store.durable;
   }
 
+  /** Bytes of on-disk records' bodies in memory (what read-ahead fills). */
   get cacheBytes(): number {
     return this.cachedBytes;
+  }
+
+  /** Bytes of transient messages held only in memory. */
+  get memoryOnlyByteCount(): number {
+    return this.memoryOnlyBytes;
   }
 
   get readAheadBytes(): number {
@@ -65,43 +78,67 @@ export class MessageLog {
     });
   }
 
+  /**
+   * A transient message that nothing will ever need to read back after a restart: it takes an offset but is
+   * not written while the cache budget has room, so a backlog of transient messages costs no encoding, no
+   * write and no page cache. Returns the offset, or -1 when the budget is spent (append it instead).
+   */
+  holdInMemory(message: Message): number {
+    if (this.cachedBytes + this.memoryOnlyBytes + message.byteSize > this.options.cacheBytes) return -1;
+    const offset = this.store.reserveOffset();
+    this.memoryOnly.set(offset, message);
+    this.memoryOnlyBytes += message.byteSize;
+    return offset;
+  }
+
   whenDurable(offset: number, cb: (err: Error | null) => void): void {
     this.store.whenDurable(offset, cb);
   }
 
   /** The message at offset is gone for good (acked, dropped, purged). */
   settle(offset: number): void {
+    const held = this.memoryOnly.get(offset);
+    if (held) {
+      this.memoryOnly.delete(offset);
+      this.memoryOnlyBytes -= held.byteSize;
+      return; // never written: nothing to settle in the store
+    }
     this.store.settle(offset);
   }
 
   cached(offset: number): Message | undefined {
-    return this.cache.get(offset);
+    return this.cache.get(offset) ?? this.memoryOnly.get(offset);
   }
 
   isCached(offset: number): boolean {
-    return this.cache.has(offset);
+    return this.cache.has(offset) || this.memoryOnly.has(offset);
   }
 
   /** Keeps message in memory if the cache budget allows. */
   remember(offset: number, message: Message): void {
-    if (this.cachedBytes + message.byteSize > this.options.cacheBytes) return;
+    if (this.memoryOnly.has(offset)) return;
+    if (this.cachedBytes + this.memoryOnlyBytes + message.byteSize > this.options.cacheBytes) return;
     this.cache.set(offset, message);
     this.cachedBytes += message.byteSize;
   }
 
-  /** Drops offset from the cache; message is what the caller found there (nothing to do without one). */
+  /**
+   * Drops offset from the cache; message is what the caller found there (nothing to do without one). A
+   * memory-only message stays until settled: it has no other copy to come back from.
+   */
   forget(offset: number, message: Message | undefined): void {
     if (message && this.cache.delete(offset)) this.cachedBytes -= message.byteSize;
   }
 
+  /** Drops the cached bodies of on-disk records (memory-only messages stay: they are the only copy). */
   clearCache(): void {
     this.cache.clear();
     this.cachedBytes = 0;
   }
 
-  /** The message at offset, from the cache or the disk; undefined if the log no longer holds it. */
+  /** The message at offset, from memory or the disk; undefined if the log no longer holds it. */
   async read(offset: number): Promise<Message | undefined> {
-    const cached = this.cache.get(offset);
+    const cached = this.cached(offset);
     if (cached) return cached;
     const rec = await this.store.read(offset);
     return rec ? messageFromRecord(rec) : undefined;
@@ -139,6 +176,8 @@ export class MessageLog {
 
   destroy(): Promise<void> {
     this.clearCache();
+    this.memoryOnly.clear();
+    this.memoryOnlyBytes = 0;
     return this.store.destroy();
   }
 }

@@ -176,6 +176,15 @@ export class QueueStore {
     return offset;
   }
 
+  /**
+   * Takes the next offset without writing a record (a transient message the caller keeps in memory). The
+   * offset is never written, counted or settled here; reads of it find nothing, and after a restart it may
+   * be used again (nothing on disk or in the settle log ever named it).
+   */
+  reserveOffset(): number {
+    return this.log.reserveOffset();
+  }
+
   whenDurable(offset: number, cb: (err: Error | null) => void): void {
     this.log.whenDurable(offset, cb);
   }

@@ -3,10 +3,12 @@
  *
  *   u32 length of the rest (everything after this field)
  *   u32 CRC32C of everything after the crc field
- *   u64 offset | u64 timestamp (ms) | u8 flags (bit0 = persistent) | u64 expiresAt (ms, 0 = none)
+ *   u64 offset | u64 timestamp (ms) | u8 flags | u64 expiresAt (ms, 0 = none)
  *   u8 priority | shortstr exchange | shortstr routing key | u32 properties length | properties | body
  *
  * u64 fields hold non-negative safe integers (< 2^53) so they stay plain JS numbers.
+ * flags: bit0 persistent; bit1 follows a gap (the offsets between the previous record and this one were
+ * taken by transient messages kept only in memory, so a reader must not take their absence for damage).
  */
 import { crc32c } from './crc32c.js';
 
@@ -30,6 +32,7 @@ export const RECORD_MIN_BYTES = 40;
 export const RECORD_MAX_BYTES = 256 * 1024 * 1024;
 
 const FLAG_PERSISTENT = 1;
+const FLAG_AFTER_GAP = 2;
 const TWO_32 = 0x1_0000_0000;
 
 export class RecordFormatError extends Error {
@@ -72,12 +75,18 @@ export function encodedRecordSize(rec: NewRecord): number {
 }
 
 /** Encodes rec with the given offset at buf[pos]; returns the position after it. Call encodedRecordSize first. */
-export function encodeRecord(rec: NewRecord, offset: number, buf: Buffer, pos: number): number {
+export function encodeRecord(
+  rec: NewRecord,
+  offset: number,
+  buf: Buffer,
+  pos: number,
+  afterGap = false,
+): number {
   const start = pos;
   pos += 8;
   writeU64(buf, offset, pos);
   writeU64(buf, rec.timestamp, pos + 8);
-  buf[pos + 16] = rec.persistent ? FLAG_PERSISTENT : 0;
+  buf[pos + 16] = (rec.persistent ? FLAG_PERSISTENT : 0) | (afterGap ? FLAG_AFTER_GAP : 0);
   writeU64(buf, rec.expiresAt, pos + 17);
   buf[pos + 25] = rec.priority;
   pos += 26;
@@ -127,6 +136,15 @@ export function checkRecord(buf: Buffer, pos: number, end: number): number {
 /** Offset of the (checked) record at buf[pos]. */
 export function recordOffsetAt(buf: Buffer, pos: number): number {
   return readU64(buf, pos + 8);
+}
+
+/**
+ * Whether the (checked) record at buf[pos] may stand where `expected` was due: it has that offset, or a
+ * later one and says it follows a gap of reserved offsets.
+ */
+export function recordFitsAt(buf: Buffer, pos: number, expected: number): boolean {
+  const offset = readU64(buf, pos + 8);
+  return offset === expected || (offset > expected && (buf[pos + 24] & FLAG_AFTER_GAP) !== 0);
 }
 
 /** Timestamp of the (checked) record at buf[pos]. */

@@ -86,6 +86,8 @@ export class SegmentLog {
   /** Live segments in base order; the last one is active. */
   private segments: Segment[] = [];
   private next = 0;
+  /** Offsets were reserved since the last appended record (see reserveOffset). */
+  private gapPending = false;
   private readonly writer: SegmentWriter;
   private readonly indexes: IndexPersister;
   private readonly view: LogView;
@@ -249,10 +251,20 @@ export class SegmentLog {
     if (seg.size > seg.dataStart && seg.size + size > this.segmentMaxBytes) seg = this.roll();
     const offset = this.next;
     const pos = seg.size;
-    this.writer.add(seg, rec, size, offset);
+    // Offsets reserved since the last record leave a gap the record says it follows (not damage).
+    this.writer.add(seg, rec, size, offset, this.gapPending && offset > seg.base);
+    this.gapPending = false;
     seg.noteRecord(offset, pos, size, rec.timestamp);
     this.next = offset + 1;
     return offset;
+  }
+
+  /** Takes the next offset without a record: it stays a gap in the log (see QueueStore.reserveOffset). */
+  reserveOffset(): number {
+    if (this.writer.failed) throw this.writer.failed;
+    if (this.writer.closed) throw new SegmentLogError('segment log is closed');
+    this.gapPending = true;
+    return this.next++;
   }
 
   /**

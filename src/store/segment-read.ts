@@ -9,6 +9,7 @@ import {
   type LogRecord,
   RECORD_CORRUPT,
   RECORD_INCOMPLETE,
+  recordFitsAt,
   recordOffsetAt,
 } from './record-format.js';
 import type { Segment } from './segment.js';
@@ -182,7 +183,7 @@ export async function readFromSegment(
             if (size === RECORD_INCOMPLETE) return bytes; // shorter than written
           } else size = RECORD_CORRUPT;
         }
-        if (size <= 0 || recordOffsetAt(buf, p) !== expected) {
+        if (size <= 0 || !recordFitsAt(buf, p, expected)) {
           jumpTo = await repairAt(log, seg, fd, pos + p, end, expected);
           if (jumpTo < 0) {
             log.warn(`corrupt record in ${seg.file} at ${pos + p}`);
@@ -190,6 +191,7 @@ export async function readFromSegment(
           }
           break;
         }
+        expected = recordOffsetAt(buf, p); // past a gap of reserved offsets, if the record follows one
         if (expected >= from) {
           if (out.length >= maxCount || (out.length > 0 && maxBytes > 0 && bytes + size > maxBytes))
             return -1;

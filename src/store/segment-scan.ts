@@ -11,6 +11,7 @@ import {
   RECORD_INCOMPLETE,
   RECORD_MAX_BYTES,
   RECORD_MIN_BYTES,
+  recordFitsAt,
   recordOffsetAt,
   recordTimestampAt,
 } from './record-format.js';
@@ -48,11 +49,11 @@ export async function scanSegment(seg: Segment, fd: number, fileSize: number): P
     for (;;) {
       const size = checkRecord(buf, p, got);
       if (size === RECORD_INCOMPLETE) break;
-      if (size < 0 || recordOffsetAt(buf, p) !== seg.nextOffset) {
+      if (size < 0 || !recordFitsAt(buf, p, seg.nextOffset)) {
         damaged = true;
         break;
       }
-      seg.noteRecord(seg.nextOffset, pos + p, size, recordTimestampAt(buf, p));
+      seg.noteRecord(recordOffsetAt(buf, p), pos + p, size, recordTimestampAt(buf, p));
       p += size;
     }
     if (!damaged && p === 0 && got >= 4) {

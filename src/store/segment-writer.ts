@@ -86,14 +86,14 @@ export class SegmentWriter {
   }
 
   /** Encodes rec (size bytes, already validated) with this offset at seg's end, for the next batched write. */
-  add(seg: Segment, rec: NewRecord, size: number, offset: number): void {
+  add(seg: Segment, rec: NewRecord, size: number, offset: number, afterGap = false): void {
     let chunk =
       this.unwritten.length > this.inFlightChunks ? this.unwritten[this.unwritten.length - 1] : undefined;
     if (chunk === undefined || chunk.seg !== seg || chunk.buf.length - chunk.used < size) {
       chunk = newChunk(seg, size, offset);
       this.unwritten.push(chunk);
     }
-    chunk.used = encodeRecord(rec, offset, chunk.buf, chunk.used);
+    chunk.used = encodeRecord(rec, offset, chunk.buf, chunk.used, afterGap);
     chunk.nextOffset = offset + 1;
     if (rec.persistent) chunk.persistent = true;
     this.setFlag(offset, rec.persistent);

@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import { encodeBasicProperties } from '../../src/codec/basic-properties.js';
 import type { FieldTable } from '../../src/codec/field-table.js';
 import { ClassicQueue, type GetResult } from '../../src/core/classic-queue.js';
-import type { Consumer } from '../../src/core/consumer.js';
 import type { DeadLetterReason } from '../../src/core/dead-letter.js';
 import { Message } from '../../src/core/message.js';
 import { MessageLog } from '../../src/core/message-log.js';
@@ -11,6 +10,7 @@ import { parseQueueArguments } from '../../src/core/queue-arguments.js';
 import { GroupCommit } from '../../src/store/group-commit.js';
 import { QueueStore } from '../../src/store/queue-store.js';
 import { tempDir } from '../store/helpers.js';
+import { TestConsumer } from './test-consumer.js';
 
 const EMPTY = encodeBasicProperties({});
 
@@ -52,35 +52,6 @@ async function openQueue(args: FieldTable = {}, cacheBytes = 1 << 20): Promise<H
     },
   );
   return { queue, deadLettered };
-}
-
-/** A consumer with a credit window, recording what it gets. */
-class TestConsumer implements Consumer {
-  readonly received: Array<{ offset: number; text: string; redelivered: boolean }> = [];
-  readonly exclusive = false;
-  readonly owner = {};
-  credit: number;
-
-  constructor(
-    readonly tag: string,
-    readonly holder: object,
-    credit = Number.POSITIVE_INFINITY,
-    readonly noAck = false,
-    readonly priority = 0,
-  ) {
-    this.credit = credit;
-  }
-
-  hasCredit(): boolean {
-    return this.credit > 0;
-  }
-
-  deliver(_q: ClassicQueue, offset: number, m: Message, redelivered: boolean): void {
-    this.credit--;
-    this.received.push({ offset, text: m.body.toString(), redelivered });
-  }
-
-  cancelledByQueue(): void {}
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
