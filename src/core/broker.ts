@@ -167,6 +167,11 @@ export class Broker {
     return this.users.authenticate(username, password, remoteAddress);
   }
 
+  /** A user named by a verified client certificate (SASL EXTERNAL); no password. */
+  authenticateExternal(name: string, remoteAddress: string | undefined): Promise<User | undefined> {
+    return this.users.authenticateExternal(name, remoteAddress);
+  }
+
   stats(): {
     vhosts: number;
     queues: number;

@@ -48,6 +48,16 @@ export class UserRegistry {
     return { name: def.name, vhosts: new Set(def.vhosts) };
   }
 
+  /**
+   * A login the transport vouched for (a verified TLS client certificate naming the user): no password.
+   * Undefined on an unknown name or a non-loopback login of a loopback user.
+   */
+  async authenticateExternal(name: string, remoteAddress: string | undefined): Promise<User | undefined> {
+    const def = this.users.get(name);
+    if (!def || (def.loopbackOnly && !isLoopbackAddress(remoteAddress))) return undefined;
+    return { name: def.name, vhosts: new Set(def.vhosts) };
+  }
+
   private async passwordMatches(def: UserDefinition, password: string): Promise<boolean> {
     if (!def.passwordHash) {
       return def.password !== undefined && safeEqual(Buffer.from(password), Buffer.from(def.password));
