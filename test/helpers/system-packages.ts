@@ -17,6 +17,14 @@ export function missingSystemPackage(t: TestContext, reason: string): void {
   t.skip(reason);
 }
 
+/**
+ * For a whole describe(): the reason to skip when the package is missing outside CI; false otherwise, so in
+ * CI the tests run and fail on the missing tool.
+ */
+export function skipWithout(available: boolean, reason: string): string | false {
+  return !available && !isCi() ? reason : false;
+}
+
 /** Whether a command runs and exits 0, e.g. ['openssl', 'version']. */
 export function commandWorks(command: string, args: readonly string[]): boolean {
   const run = spawnSync(command, args, { stdio: 'ignore', timeout: 15_000 });

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { opensslAvailable } from './system-packages.js';
 
 /**
  * Throwaway certificates for TLS tests, made with the openssl command-line tool in a temporary directory:
@@ -88,6 +89,7 @@ function openssl(dir: string, args: readonly string[]): Promise<void> {
 }
 
 export async function createTestPki(): Promise<TestPki> {
+  if (!opensslAvailable()) throw new Error('the openssl command is not installed (Debian: openssl)');
   const dir = await mkdtemp(join(tmpdir(), 'eventter-pki-'));
   await mkdir(join(dir, 'issued'));
   await writeFile(join(dir, 'openssl.cnf'), OPENSSL_CONFIG);
