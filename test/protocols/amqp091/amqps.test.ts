@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
 import { connect, waitFor } from '../../helpers/amqp-client.js';
 import { type BrokerUnderTest, isExternalBroker } from '../../helpers/broker-under-test.js';
+import { runPython } from '../../helpers/python.js';
 import { PROTOCOL_HEADER } from '../../helpers/raw-amqp-client.js';
 import {
   DEBIAN_PYTHON,
@@ -45,28 +45,6 @@ for method, properties, body in channel.consume(queue, inactivity_timeout=20):
 channel.cancel()
 connection.close()
 `;
-
-function runPython(
-  script: string,
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(DEBIAN_PYTHON, ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Sends bytes in clear and collects what comes back until the server closes the socket. */
 function sendInClear(port: number, bytes: Buffer): Promise<{ received: Buffer; closed: boolean }> {

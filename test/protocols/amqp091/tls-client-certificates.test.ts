@@ -4,10 +4,17 @@ import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
 import { connect, waitFor } from '../../helpers/amqp-client.js';
 import { type BrokerUnderTest, isExternalBroker } from '../../helpers/broker-under-test.js';
+import { runPython } from '../../helpers/python.js';
 import { methods, PROTOCOL_HEADER, RawAmqpClient } from '../../helpers/raw-amqp-client.js';
 import { ReplyCode } from '../../helpers/reply-codes.js';
-import { opensslAvailable, skipWithout } from '../../helpers/system-packages.js';
-import { createTestPki, type Pem, type TestPki } from '../../helpers/test-pki.js';
+import {
+  DEBIAN_PYTHON,
+  missingSystemPackage,
+  opensslAvailable,
+  pikaAvailable,
+  skipWithout,
+} from '../../helpers/system-packages.js';
+import { type CertificateFiles, createTestPki, type Pem, type TestPki } from '../../helpers/test-pki.js';
 import { amqpsUrl, roundTrip, startTlsBroker } from '../../helpers/tls-broker.js';
 
 const skip =
@@ -20,6 +27,21 @@ const USERS = {
     { name: 'alice', password: 'not-used-with-external' },
   ],
 };
+
+// Logs in with EXTERNAL (a client certificate, no password) over amqps with pika; prints the queue it declared.
+const PIKA_EXTERNAL = `
+import ssl, sys
+import pika
+port, cafile, certfile, keyfile = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+context = ssl.create_default_context(cafile=cafile)
+context.load_cert_chain(certfile, keyfile)
+connection = pika.BlockingConnection(pika.ConnectionParameters(
+    host='localhost', port=port, ssl_options=pika.SSLOptions(context, 'localhost'),
+    credentials=pika.credentials.ExternalCredentials()))
+channel = connection.channel()
+print(channel.queue_declare(queue='', exclusive=True).method.queue.startswith('amq.gen-'))
+connection.close()
+`;
 
 /** The mechanisms a server lists in connection.start, read with the raw client. */
 async function offeredMechanisms(client: RawAmqpClient): Promise<string[]> {
@@ -37,6 +59,7 @@ async function offeredMechanisms(client: RawAmqpClient): Promise<string[]> {
 describe('TLS client certificates and SASL EXTERNAL', { skip }, () => {
   let pki: TestPki;
   let ca: string;
+  let aliceFiles: CertificateFiles;
   let alice: Pem;
   let unknown: Pem;
   let expired: Pem;
@@ -53,8 +76,9 @@ describe('TLS client certificates and SASL EXTERNAL', { skip }, () => {
   before(async () => {
     pki = await createTestPki();
     ca = await readFile(pki.ca.certFile, 'utf8');
+    aliceFiles = await pki.issue('alice', 'alice');
     [alice, unknown, expired, foreign] = await Promise.all([
-      pki.issue('alice', 'alice').then((files) => pki.read(files)),
+      pki.read(aliceFiles),
       pki.issue('mallory', 'mallory').then((files) => pki.read(files)),
       pki.issue('alice-expired', 'alice', { expired: true }).then((files) => pki.read(files)),
       pki.issue('alice-foreign', 'alice', { byOtherCa: true }).then((files) => pki.read(files)),
@@ -85,6 +109,19 @@ describe('TLS client certificates and SASL EXTERNAL', { skip }, () => {
     } finally {
       await conn.close();
     }
+  });
+
+  it('logs in with EXTERNAL from pika (Debian python3-pika)', async (t) => {
+    if (!pikaAvailable())
+      return missingSystemPackage(t, `pika is not installed for ${DEBIAN_PYTHON} (python3-pika)`);
+    const run = await runPython(PIKA_EXTERNAL, [
+      String(broker.amqpsPort),
+      pki.ca.certFile,
+      aliceFiles.certFile,
+      aliceFiles.keyFile,
+    ]);
+    assert.equal(run.code, 0, `pika failed:\n${run.stderr}`);
+    assert.equal(run.stdout.trim(), 'True');
   });
 
   it('offers EXTERNAL only to a client with a verified certificate', async () => {
