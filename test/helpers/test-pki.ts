@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { opensslAvailable } from './system-packages.js';
+import { opensslAvailable, skipWithout } from './system-packages.js';
 
 /**
  * Throwaway certificates for TLS tests, made with the openssl command-line tool in a temporary directory:
@@ -86,6 +86,11 @@ function openssl(dir: string, args: readonly string[]): Promise<void> {
       else resolve();
     });
   });
+}
+
+/** For describe(): skip without openssl, except in CI (see skipWithout). */
+export function skipWithoutOpenssl(): string | false {
+  return skipWithout(opensslAvailable(), 'the openssl command is not installed (Debian: openssl)');
 }
 
 export async function createTestPki(): Promise<TestPki> {

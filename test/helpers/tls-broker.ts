@@ -4,15 +4,39 @@ import { join } from 'node:path';
 import { type ConnectionOptions, connect as connectTls } from 'node:tls';
 import type { ChannelModel } from 'amqplib';
 import { openConfirmChannel } from './amqp-client.js';
-import { type BrokerUnderTest, startBroker } from './broker-under-test.js';
-import type { TestPki } from './test-pki.js';
+import { type BrokerUnderTest, isExternalBroker, startBroker } from './broker-under-test.js';
+import { type CertificateFiles, skipWithoutOpenssl, type TestPki } from './test-pki.js';
 
 export interface TlsBrokerOptions {
+  /** The server certificate and key; default the PKI's. */
+  certificate?: CertificateFiles;
+  /** Pass the PKI's CA as --tls-ca-file. Default true. */
+  withCa?: boolean;
   /** Flags after the certificate flags, e.g. ['--tls-verify-peer', '--http-tls']. */
   extraArgs?: string[];
+  env?: Record<string, string>;
   /** Written to a config file the broker reads (users, vhosts). */
   configFile?: Record<string, unknown>;
   onLogLine?: (line: string) => void;
+}
+
+/** Skips (outside CI) where openssl is missing, and against an external broker. */
+export function tlsBrokerSkip(): string | false {
+  return (isExternalBroker() && 'starts EventterMQ with TLS') || skipWithoutOpenssl();
+}
+
+/** Flags for amqps on a free port with this certificate. */
+export function tlsArgs(certificate: CertificateFiles, caFile?: string): string[] {
+  const ca = caFile === undefined ? [] : ['--tls-ca-file', caFile];
+  return [
+    '--amqps-port',
+    '0',
+    '--tls-cert-file',
+    certificate.certFile,
+    '--tls-key-file',
+    certificate.keyFile,
+    ...ca,
+  ];
 }
 
 /** A broker child process with amqps on a free port, serving the PKI's server certificate. */
@@ -23,21 +47,16 @@ export async function startTlsBroker(pki: TestPki, options: TlsBrokerOptions = {
     await writeFile(path, JSON.stringify(options.configFile));
     configArgs.push('--config', path);
   }
+  const caFile = (options.withCa ?? true) ? pki.ca.certFile : undefined;
   return startBroker({
     extraArgs: [
       '--hosts',
       '127.0.0.1',
-      '--amqps-port',
-      '0',
-      '--tls-cert-file',
-      pki.server.certFile,
-      '--tls-key-file',
-      pki.server.keyFile,
-      '--tls-ca-file',
-      pki.ca.certFile,
+      ...tlsArgs(options.certificate ?? pki.server, caFile),
       ...configArgs,
       ...(options.extraArgs ?? []),
     ],
+    env: options.env,
     onLogLine: options.onLogLine,
   });
 }

@@ -4,12 +4,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadTlsCredentials, TlsFileError, type TlsFiles } from '../../src/net/tls-credentials.js';
-import { opensslAvailable, skipWithout } from '../helpers/system-packages.js';
-import { createTestPki, type TestPki } from '../helpers/test-pki.js';
+import { createTestPki, skipWithoutOpenssl, type TestPki } from '../helpers/test-pki.js';
 
-const skip = skipWithout(opensslAvailable(), 'the openssl command is not installed (Debian: openssl)');
-
-describe('loadTlsCredentials', { skip }, () => {
+describe('loadTlsCredentials', { skip: skipWithoutOpenssl() }, () => {
   let pki: TestPki;
   let files: TlsFiles;
 

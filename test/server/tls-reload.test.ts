@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, waitFor } from '../helpers/amqp-client.js';
 import { type BrokerUnderTest, isExternalBroker, startBroker } from '../helpers/broker-under-test.js';
-import { opensslAvailable, skipWithout } from '../helpers/system-packages.js';
 import { type CertificateFiles, createTestPki, type TestPki } from '../helpers/test-pki.js';
-import { amqpsUrl, httpsGetJson, roundTrip, serverFingerprint } from '../helpers/tls-broker.js';
-
-const skip =
-  (isExternalBroker() && 'sends SIGHUP to an EventterMQ process') ||
-  skipWithout(opensslAvailable(), 'the openssl command is not installed (Debian: openssl)');
+import {
+  amqpsUrl,
+  httpsGetJson,
+  roundTrip,
+  serverFingerprint,
+  startTlsBroker,
+  tlsBrokerSkip,
+} from '../helpers/tls-broker.js';
 
 async function fingerprintOf(certFile: string): Promise<string> {
   return new X509Certificate(await readFile(certFile)).fingerprint256;
@@ -22,7 +24,7 @@ async function install(source: CertificateFiles, target: CertificateFiles): Prom
   await copyFile(source.certFile, target.certFile);
 }
 
-describe('SIGHUP reloads the TLS certificate', { skip }, () => {
+describe('SIGHUP reloads the TLS certificate', { skip: tlsBrokerSkip() }, () => {
   let pki: TestPki;
   let ca: string;
   /** The files the broker is configured with; the test replaces their contents. */
@@ -45,18 +47,10 @@ describe('SIGHUP reloads the TLS certificate', { skip }, () => {
     ca = await readFile(pki.ca.certFile, 'utf8');
     live = { certFile: join(pki.dir, 'live.pem'), keyFile: join(pki.dir, 'live.key') };
     await install(pki.server, live);
-    broker = await startBroker({
-      extraArgs: [
-        '--hosts',
-        '127.0.0.1',
-        '--amqps-port',
-        '0',
-        '--tls-cert-file',
-        live.certFile,
-        '--tls-key-file',
-        live.keyFile,
-        '--http-tls',
-      ],
+    broker = await startTlsBroker(pki, {
+      certificate: live,
+      withCa: false,
+      extraArgs: ['--http-tls'],
       onLogLine: (line) => logs.push(line),
     });
   });

@@ -4,17 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../helpers/amqp-client.js';
-import { isExternalBroker, startBroker } from '../helpers/broker-under-test.js';
 import { logLinesAt, runCli } from '../helpers/cli-process.js';
-import { opensslAvailable, skipWithout } from '../helpers/system-packages.js';
-import { createTestPki, type TestPki } from '../helpers/test-pki.js';
-import { amqpsUrl, roundTrip } from '../helpers/tls-broker.js';
+import { type CertificateFiles, createTestPki, type TestPki } from '../helpers/test-pki.js';
+import { amqpsUrl, roundTrip, startTlsBroker, tlsArgs, tlsBrokerSkip } from '../helpers/tls-broker.js';
 
-const skip =
-  (isExternalBroker() && 'starts the EventterMQ CLI') ||
-  skipWithout(opensslAvailable(), 'the openssl command is not installed (Debian: openssl)');
-
-describe('TLS files at start', { skip }, () => {
+describe('TLS files at start', { skip: tlsBrokerSkip() }, () => {
   let pki: TestPki;
   let scratch: string;
 
@@ -27,27 +21,17 @@ describe('TLS files at start', { skip }, () => {
     await rm(scratch, { recursive: true, force: true });
   });
 
-  function serverArgs(dataDir: string, ...tls: string[]): string[] {
-    return [
-      'server',
-      '--data-dir',
-      dataDir,
-      '--hosts',
-      '127.0.0.1',
-      '--amqp-port',
-      '0',
-      '--amqps-port',
-      '0',
-      '--http-port',
-      '0',
-      ...tls,
-    ];
-  }
-
   /** Exit 1, one plain line naming the file, no stack trace, and the data directory left untouched. */
-  async function assertRefused(args: string[], env: Record<string, string>, file: string, reason: RegExp) {
+  async function assertRefused(
+    certificate: CertificateFiles,
+    env: Record<string, string>,
+    file: string,
+    reason: RegExp,
+  ) {
     const dataDir = join(scratch, `data-${Math.random().toString(36).slice(2)}`);
-    const run = await runCli(serverArgs(dataDir, ...args), { env: { PATH: process.env.PATH, ...env } });
+    const listeners = '--hosts 127.0.0.1 --amqp-port 0 --http-port 0'.split(' ');
+    const args = ['server', '--data-dir', dataDir, ...listeners, ...tlsArgs(certificate)];
+    const run = await runCli(args, { env: { PATH: process.env.PATH, ...env } });
     assert.equal(run.code, 1, `exit code; stderr: ${run.stderr}`);
     const lines = run.stderr.split('\n').filter((line) => line.length > 0);
     assert.equal(lines.length, 1, `one line on stderr, got:\n${run.stderr}`);
@@ -66,7 +50,7 @@ describe('TLS files at start', { skip }, () => {
   it('refuses to start with a missing certificate file, naming it', async () => {
     const missing = join(scratch, 'nope.pem');
     await assertRefused(
-      ['--tls-cert-file', missing, '--tls-key-file', pki.server.keyFile],
+      { certFile: missing, keyFile: pki.server.keyFile },
       {},
       missing,
       /certificate file .*: cannot read it: no such file \(ENOENT\)/,
@@ -76,7 +60,7 @@ describe('TLS files at start', { skip }, () => {
   it('refuses to start with a wrong key passphrase, naming the key file', async () => {
     const encrypted = await pki.encryptKey(pki.server, 'right');
     await assertRefused(
-      ['--tls-cert-file', pki.server.certFile, '--tls-key-file', encrypted],
+      { certFile: pki.server.certFile, keyFile: encrypted },
       { EVENTTER_TLS_KEY_PASSPHRASE: 'wrong' },
       encrypted,
       /wrong passphrase/,
@@ -86,17 +70,8 @@ describe('TLS files at start', { skip }, () => {
   it('starts with an encrypted key and its passphrase from the environment', async () => {
     const encrypted = await pki.encryptKey(pki.server, 'right');
     const logs: string[] = [];
-    const broker = await startBroker({
-      extraArgs: [
-        '--hosts',
-        '127.0.0.1',
-        '--amqps-port',
-        '0',
-        '--tls-cert-file',
-        pki.server.certFile,
-        '--tls-key-file',
-        encrypted,
-      ],
+    const broker = await startTlsBroker(pki, {
+      certificate: { certFile: pki.server.certFile, keyFile: encrypted },
       env: { EVENTTER_TLS_KEY_PASSPHRASE: 'right' },
       onLogLine: (line) => logs.push(line),
     });

@@ -4,23 +4,19 @@ import { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
 import { connect, waitFor } from '../../helpers/amqp-client.js';
-import { type BrokerUnderTest, isExternalBroker } from '../../helpers/broker-under-test.js';
-import { runPython } from '../../helpers/python.js';
+import type { BrokerUnderTest } from '../../helpers/broker-under-test.js';
+import { runCli } from '../../helpers/cli-process.js';
 import { PROTOCOL_HEADER } from '../../helpers/raw-amqp-client.js';
-import {
-  DEBIAN_PYTHON,
-  missingSystemPackage,
-  opensslAvailable,
-  pikaAvailable,
-  skipWithout,
-} from '../../helpers/system-packages.js';
+import { DEBIAN_PYTHON, missingSystemPackage, pikaAvailable } from '../../helpers/system-packages.js';
 import { createTestPki, type TestPki } from '../../helpers/test-pki.js';
-import { amqpsUrl, httpsGetJson, roundTrip, startTlsBroker } from '../../helpers/tls-broker.js';
+import {
+  amqpsUrl,
+  httpsGetJson,
+  roundTrip,
+  startTlsBroker,
+  tlsBrokerSkip,
+} from '../../helpers/tls-broker.js';
 import { uniqueName } from '../../helpers/unique-name.js';
-
-const skip =
-  (isExternalBroker() && 'starts EventterMQ with TLS') ||
-  skipWithout(opensslAvailable(), 'the openssl command is not installed (Debian: openssl)');
 
 // Publishes one message over amqps with pika and consumes it back; prints its body.
 const PIKA_ROUND_TRIP = `
@@ -64,7 +60,7 @@ function sendInClear(port: number, bytes: Buffer): Promise<{ received: Buffer; c
   });
 }
 
-describe('amqps (AMQP 0-9-1 over TLS)', { skip }, () => {
+describe('amqps (AMQP 0-9-1 over TLS)', { skip: tlsBrokerSkip() }, () => {
   let pki: TestPki;
   let broker: BrokerUnderTest;
   let ca: string;
@@ -92,11 +88,10 @@ describe('amqps (AMQP 0-9-1 over TLS)', { skip }, () => {
   it('carries a round trip for pika (Debian python3-pika)', async (t) => {
     if (!pikaAvailable())
       return missingSystemPackage(t, `pika is not installed for ${DEBIAN_PYTHON} (python3-pika)`);
-    const run = await runPython(PIKA_ROUND_TRIP, [
-      String(broker.amqpsPort),
-      pki.ca.certFile,
-      uniqueName('pika'),
-    ]);
+    const run = await runCli([String(broker.amqpsPort), pki.ca.certFile, uniqueName('pika')], {
+      command: [DEBIAN_PYTHON, '-c', PIKA_ROUND_TRIP],
+      timeoutMs: 60_000,
+    });
     assert.equal(run.code, 0, `pika failed:\n${run.stderr}`);
     assert.equal(run.stdout.trim(), 'over TLS from pika');
   });

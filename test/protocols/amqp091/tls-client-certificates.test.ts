@@ -3,23 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
 import { connect, waitFor } from '../../helpers/amqp-client.js';
-import { type BrokerUnderTest, isExternalBroker } from '../../helpers/broker-under-test.js';
-import { runPython } from '../../helpers/python.js';
+import type { BrokerUnderTest } from '../../helpers/broker-under-test.js';
+import { runCli } from '../../helpers/cli-process.js';
 import { methods, PROTOCOL_HEADER, RawAmqpClient } from '../../helpers/raw-amqp-client.js';
 import { ReplyCode } from '../../helpers/reply-codes.js';
-import {
-  DEBIAN_PYTHON,
-  missingSystemPackage,
-  opensslAvailable,
-  pikaAvailable,
-  skipWithout,
-} from '../../helpers/system-packages.js';
+import { DEBIAN_PYTHON, missingSystemPackage, pikaAvailable } from '../../helpers/system-packages.js';
 import { type CertificateFiles, createTestPki, type Pem, type TestPki } from '../../helpers/test-pki.js';
-import { amqpsUrl, roundTrip, startTlsBroker } from '../../helpers/tls-broker.js';
-
-const skip =
-  (isExternalBroker() && 'starts EventterMQ with TLS') ||
-  skipWithout(opensslAvailable(), 'the openssl command is not installed (Debian: openssl)');
+import { amqpsUrl, roundTrip, startTlsBroker, tlsBrokerSkip } from '../../helpers/tls-broker.js';
 
 const USERS = {
   users: [
@@ -56,7 +46,7 @@ async function offeredMechanisms(client: RawAmqpClient): Promise<string[]> {
     .split(' ');
 }
 
-describe('TLS client certificates and SASL EXTERNAL', { skip }, () => {
+describe('TLS client certificates and SASL EXTERNAL', { skip: tlsBrokerSkip() }, () => {
   let pki: TestPki;
   let ca: string;
   let aliceFiles: CertificateFiles;
@@ -114,12 +104,8 @@ describe('TLS client certificates and SASL EXTERNAL', { skip }, () => {
   it('logs in with EXTERNAL from pika (Debian python3-pika)', async (t) => {
     if (!pikaAvailable())
       return missingSystemPackage(t, `pika is not installed for ${DEBIAN_PYTHON} (python3-pika)`);
-    const run = await runPython(PIKA_EXTERNAL, [
-      String(broker.amqpsPort),
-      pki.ca.certFile,
-      aliceFiles.certFile,
-      aliceFiles.keyFile,
-    ]);
+    const args = [String(broker.amqpsPort), pki.ca.certFile, aliceFiles.certFile, aliceFiles.keyFile];
+    const run = await runCli(args, { command: [DEBIAN_PYTHON, '-c', PIKA_EXTERNAL], timeoutMs: 60_000 });
     assert.equal(run.code, 0, `pika failed:\n${run.stderr}`);
     assert.equal(run.stdout.trim(), 'True');
   });
