@@ -1,9 +1,14 @@
+import type { SecureContextOptions } from 'node:tls';
 import { setMaxFieldTableDepth } from '../codec/field-table.js';
 import { Broker, type BrokerOptions } from '../core/broker.js';
 import type { PolicyRegistry } from '../core/policies.js';
 import type { User } from '../core/users.js';
 import type { BoundAddress } from '../net/listen-on-hosts.js';
-import { AmqpServer, type AmqpServerOptions } from '../protocols/amqp091/amqp-server.js';
+import {
+  AmqpServer,
+  type AmqpServerOptions,
+  type AmqpsListenerOptions,
+} from '../protocols/amqp091/amqp-server.js';
 import type { BrokerConfig } from './config.js';
 import type { HealthStats } from './http-server.js';
 import type { Logger } from './logger.js';
@@ -20,6 +25,8 @@ export interface BrokerHandle {
   /** Serves the management API (policies) over HTTP when present. */
   readonly policies?: PolicyRegistry;
   authenticate?(user: string, password: string, remoteAddress: string | undefined): Promise<User | undefined>;
+  /** A user named by a verified TLS client certificate (SASL EXTERNAL), without a password. */
+  authenticateExternal?(name: string, remoteAddress: string | undefined): Promise<User | undefined>;
   vhost?(name: string): unknown;
   /** Subscribes to failed store writes (the resource alarm re-checks free disk at once); returns an unsubscribe. */
   onStoreWriteError?(listener: (err: Error) => void): () => void;
@@ -33,6 +40,10 @@ export interface AmqpServerHandle {
   /** Open client connections, reported by GET /health. */
   readonly connectionCount?: number;
   listen(): Promise<BoundAddress[]>;
+  /** Binds the amqps (AMQP over TLS) listener. */
+  listenTls?(options: AmqpsListenerOptions): Promise<BoundAddress[]>;
+  /** Reloaded TLS credentials for the amqps listener; open connections keep theirs. */
+  setSecureContext?(context: SecureContextOptions): void;
   stopAccepting(): Promise<void>;
   /** Sends connection.close 320 CONNECTION_FORCED to every client and waits (bounded) for them. */
   closeAllConnections(replyText: string): Promise<void>;

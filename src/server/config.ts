@@ -98,6 +98,31 @@ const userSchema = z
 
 export type UserConfig = z.output<typeof userSchema>;
 
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+
+const filePathSchema = z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(4096);
+const booleanSchema = z.boolean({ error: 'must be true or false' });
+
+/** TLS for AMQP (amqps) and optionally HTTP. Files are PEM; relative paths resolve like dataDir. */
+const tlsSchema = z.strictObject({
+  /** Server certificate, followed by any intermediates. With keyFile it turns the amqps listener on. */
+  certFile: filePathSchema.optional(),
+  keyFile: filePathSchema.optional(),
+  /** Passphrase of an encrypted keyFile. */
+  keyPassphrase: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(1024).optional(),
+  /** CA certificates client certificates are verified against (verifyPeer). */
+  caFile: filePathSchema.optional(),
+  minVersion: z.enum(TLS_VERSIONS, { error: `must be one of ${TLS_VERSIONS.join(', ')}` }).default('TLSv1.2'),
+  /** Ask clients for a certificate and verify it against caFile; a verified one allows SASL EXTERNAL. */
+  verifyPeer: booleanSchema.default(false),
+  /** With verifyPeer: refuse clients that send no certificate. */
+  failIfNoPeerCert: booleanSchema.default(false),
+  /** Serve HTTP over TLS with the same certificate. */
+  http: booleanSchema.default(false),
+});
+
+export type TlsConfig = z.output<typeof tlsSchema>;
+
 export const brokerConfigSchema = z
   .strictObject({
     /** Directory holding all durable state. Relative paths resolve against the working directory. */
@@ -111,6 +136,8 @@ export const brokerConfigSchema = z
       .default(['0.0.0.0', '::']),
     /** AMQP 0-9-1 port; 0 picks a free port (logged at start). */
     amqpPort: portSchema.default(5672),
+    /** AMQP 0-9-1 over TLS port, used when tls.certFile and tls.keyFile are set; 0 picks a free port. */
+    amqpsPort: portSchema.default(5671),
     /** Whether to serve the HTTP endpoint (GET /health). */
     httpEnabled: z.boolean({ error: 'must be true or false' }).default(true),
     /** HTTP port; 0 picks a free port (logged at start). */
@@ -135,8 +162,12 @@ export const brokerConfigSchema = z
      * false also removes a stored guest at start.
      */
     defaultUser: z.boolean({ error: 'must be true or false' }).optional(),
+    tls: tlsSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
+    for (const problem of tlsProblems(config.tls)) {
+      ctx.addIssue({ code: 'custom', path: ['tls', problem.key], message: problem.message });
+    }
     const seen = new Set<string>();
     config.users.forEach((user, index) => {
       if (seen.has(user.name)) {
@@ -158,6 +189,38 @@ export const brokerConfigSchema = z
       });
     });
   });
+
+/**
+ * TLS settings that cannot work together. Settings that only mean something with a certificate are refused
+ * without one rather than ignored: --http-tls without a certificate would otherwise serve plain HTTP.
+ */
+function tlsProblems(tls: TlsConfig): Array<{ key: keyof TlsConfig; message: string }> {
+  const problems: Array<{ key: keyof TlsConfig; message: string }> = [];
+  if (tls.certFile !== undefined && tls.keyFile === undefined)
+    problems.push({ key: 'keyFile', message: 'must be set with tls.certFile' });
+  if (tls.keyFile !== undefined && tls.certFile === undefined)
+    problems.push({ key: 'certFile', message: 'must be set with tls.keyFile' });
+  if (tls.certFile === undefined && tls.keyFile === undefined) {
+    const needCertificate: Array<keyof TlsConfig> = [];
+    if (tls.keyPassphrase !== undefined) needCertificate.push('keyPassphrase');
+    if (tls.caFile !== undefined) needCertificate.push('caFile');
+    if (tls.verifyPeer) needCertificate.push('verifyPeer');
+    if (tls.http) needCertificate.push('http');
+    for (const key of needCertificate)
+      problems.push({ key, message: 'needs tls.certFile and tls.keyFile (the server certificate)' });
+  }
+  if (tls.verifyPeer && tls.caFile === undefined)
+    problems.push({
+      key: 'verifyPeer',
+      message: 'needs tls.caFile (the CA client certificates are verified against)',
+    });
+  if (tls.failIfNoPeerCert && !tls.verifyPeer)
+    problems.push({
+      key: 'failIfNoPeerCert',
+      message: 'needs tls.verifyPeer (client certificates are only asked for then)',
+    });
+  return problems;
+}
 
 /** The validated configuration every part of the server receives. */
 export type BrokerConfig = z.output<typeof brokerConfigSchema>;
@@ -205,6 +268,53 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     offDescription: 'do not serve HTTP',
   }),
   option('httpPort', 'http-port', 'port', 'integer', 'HTTP listener port, 0 = any free port'),
+  option(
+    'amqpsPort',
+    'amqps-port',
+    'port',
+    'integer',
+    'AMQP over TLS listener port (with --tls-cert-file and --tls-key-file), 0 = any free port',
+  ),
+  option('tls.certFile', 'tls-cert-file', 'path', 'string', 'server certificate chain (PEM); turns amqps on'),
+  option('tls.keyFile', 'tls-key-file', 'path', 'string', 'private key of the server certificate (PEM)'),
+  option(
+    'tls.keyPassphrase',
+    'tls-key-passphrase',
+    'passphrase',
+    'string',
+    'passphrase of an encrypted key (prefer the env var: arguments show in the process list)',
+  ),
+  option('tls.caFile', 'tls-ca-file', 'path', 'string', 'CA certificates (PEM) for client certificates'),
+  option(
+    'tls.minVersion',
+    'tls-min-version',
+    'version',
+    'string',
+    `oldest TLS accepted: ${TLS_VERSIONS.join('|')}`,
+  ),
+  option(
+    'tls.verifyPeer',
+    'tls-verify-peer',
+    '',
+    'boolean',
+    'ask for client certificates, verify them with the CA; offers SASL EXTERNAL',
+    {
+      offDescription: 'do not ask for client certificates',
+    },
+  ),
+  option(
+    'tls.failIfNoPeerCert',
+    'tls-fail-if-no-peer-cert',
+    '',
+    'boolean',
+    'with --tls-verify-peer: refuse clients without a certificate',
+    {
+      offDescription: 'accept TLS clients that send no certificate',
+    },
+  ),
+  option('tls.http', 'http-tls', '', 'boolean', 'serve HTTP over TLS (HTTPS) with the same certificate', {
+    offDescription: 'serve plain HTTP',
+  }),
   option('logLevel', 'log-level', 'level', 'logLevel', `log level: ${LOG_LEVELS.join('|')}`),
   option('fsync', 'fsync', '', 'boolean', 'fdatasync before confirming persistent messages', {
     offDescription: 'skip fdatasync: faster, but a power cut loses confirmed messages (development only)',
@@ -263,9 +373,10 @@ export function flagAttribute(flag: string): string {
   return name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 
-/** Default value of an option, formatted for help text and docs. */
+/** Default value of an option, formatted for help text and docs ('none' for options unset by default). */
 export function formatDefault(path: string): string {
   const value = getPath(DEFAULT_CONFIG, path);
+  if (value === undefined) return 'none';
   return Array.isArray(value) ? value.join(',') : String(value);
 }
 
@@ -361,13 +472,25 @@ export function loadConfig(
     }
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
-  return { ...result.data, dataDir: resolvePath(result.data.dataDir) };
+  const { tls } = result.data;
+  const resolveFile = (path: string | undefined) => (path === undefined ? undefined : resolvePath(path));
+  return {
+    ...result.data,
+    dataDir: resolvePath(result.data.dataDir),
+    tls: {
+      ...tls,
+      certFile: resolveFile(tls.certFile),
+      keyFile: resolveFile(tls.keyFile),
+      caFile: resolveFile(tls.caFile),
+    },
+  };
 }
 
 // The keys each object in the file may have, by path with array indexes written as '*'.
 const KNOWN_KEYS = new Map<string, readonly string[]>([
   ['', Object.keys(brokerConfigSchema.shape)],
   ['limits', Object.keys(limitsSchema.shape)],
+  ['tls', Object.keys(tlsSchema.shape)],
   ['users.*', Object.keys(userSchema.shape)],
 ]);
 
@@ -535,5 +658,6 @@ export function redactConfig(config: BrokerConfig): unknown {
       vhosts: user.vhosts,
       loopbackOnly: user.loopbackOnly,
     })),
+    tls: { ...config.tls, keyPassphrase: config.tls.keyPassphrase === undefined ? undefined : '[redacted]' },
   };
 }

@@ -1,4 +1,6 @@
 import { createServer, type Server as NodeHttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as NodeHttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type BoundAddress, closeServers, listenOnHosts } from '../net/listen-on-hosts.js';
 import type { Logger } from './logger.js';
@@ -43,10 +45,14 @@ export interface HttpServerOptions {
   health: () => HealthReport | Promise<HealthReport>;
   /** Serves the management API (/api/policies...) when given. */
   management?: ManagementDeps;
+  /** Serve HTTPS with these credentials (no client certificates asked for). */
+  tls?: SecureContextOptions;
 }
 
 export interface HttpServer {
   readonly addresses: readonly BoundAddress[];
+  /** Reloaded TLS credentials (HTTPS only); open connections keep theirs. */
+  setSecureContext(context: SecureContextOptions): void;
   close(): Promise<void>;
 }
 
@@ -95,10 +101,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const app = buildHttpApp(options);
   await app.ready();
   let listeners: { servers: NodeHttpServer[]; addresses: BoundAddress[] };
+  const { tls } = options;
+  const handler = (request: Parameters<typeof app.routing>[0], response: Parameters<typeof app.routing>[1]) =>
+    app.routing(request, response);
   try {
     const bound = await listenOnHosts(
       () => {
-        const server = createServer((request, response) => app.routing(request, response));
+        const server = tls === undefined ? createServer(handler) : createHttpsServer(tls, handler);
         server.requestTimeout = REQUEST_TIMEOUT_MS;
         return server;
       },
@@ -114,6 +123,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   return {
     addresses: listeners.addresses,
+    setSecureContext(context) {
+      if (tls === undefined) return;
+      for (const server of listeners.servers) (server as NodeHttpsServer).setSecureContext(context);
+    },
     async close() {
       const closed = closeServers(listeners.servers);
       // Idle keep-alive sockets would hold server.close() open; health checks have nothing in flight worth waiting for.

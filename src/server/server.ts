@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { SecureContextOptions } from 'node:tls';
 import type { BoundAddress } from '../net/listen-on-hosts.js';
 import type { AmqpServerHandle, BrokerHandle, ServerComponents } from './components.js';
 import { defaultComponents } from './components.js';
@@ -7,6 +8,7 @@ import { HEALTH_STAT_NAMES, type HealthReport, type HttpServer, startHttpServer 
 import type { Logger } from './logger.js';
 import { ResourceAlarm } from './resource-alarm.js';
 import { explainDataDirFailure, explainListenFailure } from './startup-error.js';
+import { loadTlsAtStart, TlsReloader, tlsFilesOf } from './tls-setup.js';
 
 /** Reply text clients see with connection.close 320 when the broker shuts down (RabbitMQ wording). */
 export const SHUTDOWN_REPLY_TEXT = "broker forced connection closure with reason 'shutdown'";
@@ -14,7 +16,10 @@ export const SHUTDOWN_REPLY_TEXT = "broker forced connection closure with reason
 export interface StartServerOptions {
   /** Defaults to the real Broker and AmqpServer. */
   components?: ServerComponents;
-  /** Install SIGTERM/SIGINT and uncaught-error handlers that end the process. Default true. */
+  /**
+   * Install SIGTERM/SIGINT and uncaught-error handlers that end the process, and SIGHUP, which reloads the
+   * TLS files. Default true.
+   */
   handleProcessEvents?: boolean;
   /** How the process handlers end the process. Default process.exit. */
   exit?: (code: number) => void;
@@ -22,8 +27,12 @@ export interface StartServerOptions {
 
 export interface RunningServer {
   readonly amqpAddresses: readonly BoundAddress[];
+  /** Empty when no TLS certificate is configured. */
+  readonly amqpsAddresses: readonly BoundAddress[];
   /** Empty when HTTP is disabled. */
   readonly httpAddresses: readonly BoundAddress[];
+  /** Reads the TLS files again for new connections (SIGHUP); resolves true when new ones were applied. */
+  reloadTls(): Promise<boolean>;
   /**
    * Graceful stop: stop accepting, close every AMQP connection with 320 CONNECTION_FORCED, flush the
    * broker, close HTTP. Idempotent; every step runs even if an earlier one fails, then the first error
@@ -51,6 +60,10 @@ export async function startServer(
       logger,
       options.exit ?? ((code) => process.exit(code)),
     );
+    process.on('SIGHUP', () => {
+      logger.info({ signal: 'SIGHUP' }, 'reload requested');
+      void started.then((server) => server?.reloadTls());
+    });
   }
   try {
     const server = await openAll(config, logger, options.components, startedAt);
@@ -70,6 +83,9 @@ async function openAll(
 ): Promise<RunningServer> {
   const components = givenComponents ?? defaultComponents;
   logger.info({ config: redactConfig(config) }, 'starting');
+  // Before the data directory: a bad certificate is reported without touching the broker's state.
+  const tlsFiles = tlsFilesOf(config);
+  const tls = tlsFiles === undefined ? undefined : await loadTlsAtStart(tlsFiles, logger);
 
   const broker = await components.openBroker(config, logger).catch((err: unknown) => {
     throw explainDataDirFailure(config.dataDir, err) ?? err;
@@ -96,10 +112,25 @@ async function openAll(
     resourceAlarm.start();
     broker.onStoreWriteError?.(() => resourceAlarm.requestCheck());
     const amqpAddresses = await amqp.listen().catch(explainedListenFailure('AMQP', '--amqp-port'));
+    let amqpsAddresses: BoundAddress[] = [];
+    if (tls !== undefined) {
+      if (amqp.listenTls === undefined) throw new Error('the AMQP server cannot listen with TLS');
+      amqpsAddresses = await amqp
+        .listenTls({
+          port: config.amqpsPort,
+          context: tls.context,
+          verifyPeer: config.tls.verifyPeer,
+          failIfNoPeerCert: config.tls.failIfNoPeerCert,
+        })
+        .catch(explainedListenFailure('AMQPS', '--amqps-port'));
+    }
+    const httpTls = config.tls.http ? tls?.context : undefined;
+    const httpProtocol = httpTls === undefined ? 'http' : 'https';
     if (config.httpEnabled) {
       http = await startHttpServer({
         hosts: config.hosts,
         port: config.httpPort,
+        tls: httpTls,
         logger,
         health: () => healthReport(broker, amqp, startedAt, stopping),
         management:
@@ -112,18 +143,33 @@ async function openAll(
                 logger,
               }
             : undefined,
-      }).catch(explainedListenFailure('HTTP', '--http-port'));
+      }).catch(explainedListenFailure(httpProtocol.toUpperCase(), '--http-port'));
     }
     const httpAddresses = http?.addresses ?? [];
     // Logged once everything is up, so a supervisor that sees these lines can connect to either protocol.
     for (const address of amqpAddresses) logger.info({ protocol: 'amqp', ...address }, 'listening');
-    for (const address of httpAddresses) logger.info({ protocol: 'http', ...address }, 'listening');
+    for (const address of amqpsAddresses) logger.info({ protocol: 'amqps', ...address }, 'listening');
+    for (const address of httpAddresses) logger.info({ protocol: httpProtocol, ...address }, 'listening');
     logger.info({ dataDir: config.dataDir, startupMs: Math.round(performance.now() - startedAt) }, 'started');
 
+    const tlsTargets = [(context: SecureContextOptions) => amqpServer.setSecureContext?.(context)];
+    const httpServer = http;
+    if (httpTls !== undefined && httpServer !== undefined) {
+      tlsTargets.push((context) => httpServer.setSecureContext(context));
+    }
+    const reloader = tlsFiles === undefined ? undefined : new TlsReloader(tlsFiles, tlsTargets, logger);
     let stopped: Promise<void> | undefined;
     return {
       amqpAddresses,
+      amqpsAddresses,
       httpAddresses,
+      async reloadTls() {
+        if (reloader === undefined) {
+          logger.info('no TLS certificate configured, nothing to reload');
+          return false;
+        }
+        return reloader.reload();
+      },
       stop() {
         stopping = true;
         alarm?.stop();

@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 export interface BrokerUnderTest {
   url: string;
   amqpPort: number;
+  /** The amqps (AMQP over TLS) port, when the broker was started with a TLS certificate. */
+  amqpsPort?: number;
+  /** The HTTP port (HTTPS with --http-tls). */
   httpPort: number;
   dataDir: string;
   /** Present only when this helper spawned EventterMQ itself. */
@@ -106,6 +109,7 @@ function spawnEventter(dataDir: string, opts: StartBrokerOptions): Promise<Broke
 
   return new Promise<BrokerUnderTest>((resolvePromise, rejectPromise) => {
     let amqp: { host: string; port: number } | undefined;
+    let amqpsPort: number | undefined;
     let httpPort: number | undefined;
     let settled = false;
     let pending = '';
@@ -132,16 +136,20 @@ function spawnEventter(dataDir: string, opts: StartBrokerOptions): Promise<Broke
       } catch {
         return; // not a pino line; keep it for the tail only
       }
-      if (parsed.msg !== 'listening' || typeof parsed.port !== 'number') return;
-      if (parsed.protocol === 'amqp') {
-        amqp = { host: typeof parsed.host === 'string' ? parsed.host : '127.0.0.1', port: parsed.port };
-      } else if (parsed.protocol === 'http') {
-        httpPort = parsed.port;
+      if (parsed.msg === 'listening' && typeof parsed.port === 'number') {
+        if (parsed.protocol === 'amqp') {
+          amqp = { host: typeof parsed.host === 'string' ? parsed.host : '127.0.0.1', port: parsed.port };
+        } else if (parsed.protocol === 'amqps') {
+          amqpsPort = parsed.port;
+        } else if (parsed.protocol === 'http' || parsed.protocol === 'https') {
+          httpPort = parsed.port;
+        }
       }
-      if (amqp === undefined || httpPort === undefined) return;
+      // Every listener is logged before "started".
+      if (parsed.msg !== 'started' || amqp === undefined || httpPort === undefined) return;
       settled = true;
       clearTimeout(timer);
-      resolvePromise(makeHandle(child, exited, dataDir, amqp.port, httpPort));
+      resolvePromise(makeHandle(child, exited, dataDir, { amqpPort: amqp.port, amqpsPort, httpPort }));
     };
 
     child.stdout?.setEncoding('utf8');
@@ -167,15 +175,13 @@ function makeHandle(
   child: ChildProcess,
   exited: Promise<number | null>,
   dataDir: string,
-  amqpPort: number,
-  httpPort: number,
+  ports: { amqpPort: number; amqpsPort: number | undefined; httpPort: number },
 ): BrokerUnderTest {
   const isRunning = (): boolean => child.exitCode === null && child.signalCode === null;
   return {
     // Always loopback: the tests never reach beyond this machine.
-    url: `amqp://guest:guest@127.0.0.1:${amqpPort}`,
-    amqpPort,
-    httpPort,
+    url: `amqp://guest:guest@127.0.0.1:${ports.amqpPort}`,
+    ...ports,
     dataDir,
     process: child,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {

@@ -1,4 +1,5 @@
 import { Socket } from 'node:net';
+import { type ConnectionOptions, connect as connectTls } from 'node:tls';
 
 /**
  * A deliberately tiny AMQP 0-9-1 client over a raw socket, for tests that must send what a real
@@ -84,6 +85,10 @@ export const arg = {
 
 export const methods = {
   startOk(user: string, pass: string): Buffer {
+    return methods.startOkWith('PLAIN', `\u0000${user}\u0000${pass}`);
+  },
+  /** connection.start-ok with any SASL mechanism and response. */
+  startOkWith(mechanism: string, response: string): Buffer {
     // client-properties = { capabilities: { authentication_failure_close: true } }, so a refused login is
     // answered with connection.close 403 rather than a dropped socket.
     const capability = Buffer.concat([
@@ -104,8 +109,8 @@ export const methods = {
       Buffer.concat([
         arg.long(capabilities.length),
         capabilities,
-        arg.shortstr('PLAIN'),
-        arg.longstr(`\u0000${user}\u0000${pass}`),
+        arg.shortstr(mechanism),
+        arg.longstr(response),
         arg.shortstr('en_US'),
       ]),
     );
@@ -217,6 +222,17 @@ export class RawAmqpClient {
         socket.off('error', reject);
         resolve(new RawAmqpClient(socket));
       });
+    });
+  }
+
+  /** The same over TLS; resolves once the handshake is done. */
+  static connectTls(options: ConnectionOptions): Promise<RawAmqpClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connectTls(options, () => {
+        socket.off('error', reject);
+        resolve(new RawAmqpClient(socket));
+      });
+      socket.once('error', reject);
     });
   }
 

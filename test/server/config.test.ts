@@ -10,6 +10,7 @@ import {
   formatDefault,
   loadConfig,
   type ReadTextFile,
+  redactConfig,
 } from '../../src/server/config.js';
 
 function files(contents: Record<string, unknown>): ReadTextFile {
@@ -280,6 +281,101 @@ describe('loadConfig users and vhosts', () => {
   });
 });
 
+describe('loadConfig TLS', () => {
+  it('has amqps on 5671 and TLS off by default, with TLS 1.2 as the minimum', () => {
+    const config = loadConfig({}, {});
+    assert.equal(config.amqpsPort, 5671);
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(config.tls).filter(([, value]) => value !== undefined)),
+      { minVersion: 'TLSv1.2', verifyPeer: false, failIfNoPeerCert: false, http: false },
+    );
+  });
+
+  it('takes every TLS setting from flags, env and file, resolving relative file paths', () => {
+    const read = files({ '/c.json': { tls: { caFile: 'ca.pem', minVersion: 'TLSv1.3' } } });
+    const config = loadConfig(
+      { config: '/c.json', tlsCertFile: 'certs/server.pem', tlsVerifyPeer: true, amqpsPort: '0' },
+      {
+        EVENTTER_TLS_KEY_FILE: '/etc/eventter/server.key',
+        EVENTTER_TLS_KEY_PASSPHRASE: 'pass phrase',
+        EVENTTER_TLS_FAIL_IF_NO_PEER_CERT: 'yes',
+        EVENTTER_HTTP_TLS: 'true',
+      },
+      read,
+    );
+    assert.equal(config.amqpsPort, 0);
+    assert.deepEqual(config.tls, {
+      certFile: resolve('certs/server.pem'),
+      keyFile: '/etc/eventter/server.key',
+      keyPassphrase: 'pass phrase',
+      caFile: resolve('ca.pem'),
+      minVersion: 'TLSv1.3',
+      verifyPeer: true,
+      failIfNoPeerCert: true,
+      http: true,
+    });
+  });
+
+  it('refuses a certificate without its key and a key without its certificate', () => {
+    assert.deepEqual(configError(() => loadConfig({ tlsCertFile: '/c.pem' }, {})).problems, [
+      'tls.keyFile: must be set with tls.certFile',
+    ]);
+    assert.deepEqual(configError(() => loadConfig({}, { EVENTTER_TLS_KEY_FILE: '/k.pem' })).problems, [
+      'tls.certFile: must be set with tls.keyFile',
+    ]);
+  });
+
+  it('refuses settings that need a certificate when there is none, naming where they came from', () => {
+    const problems = configError(() =>
+      loadConfig({ httpTls: true, tlsCaFile: '/ca.pem' }, { EVENTTER_TLS_KEY_PASSPHRASE: 'x' }),
+    ).problems;
+    assert.deepEqual(problems.toSorted(), [
+      'tls.caFile (from flag --tls-ca-file): needs tls.certFile and tls.keyFile (the server certificate)',
+      'tls.http (from flag --http-tls): needs tls.certFile and tls.keyFile (the server certificate)',
+      'tls.keyPassphrase (from env EVENTTER_TLS_KEY_PASSPHRASE): needs tls.certFile and tls.keyFile (the server certificate)',
+    ]);
+  });
+
+  it('refuses verify-peer without a CA and fail-if-no-peer-cert without verify-peer', () => {
+    const certificate = { tlsCertFile: '/c.pem', tlsKeyFile: '/k.pem' };
+    assert.deepEqual(configError(() => loadConfig({ ...certificate, tlsVerifyPeer: true }, {})).problems, [
+      'tls.verifyPeer (from flag --tls-verify-peer): needs tls.caFile (the CA client certificates are verified against)',
+    ]);
+    assert.deepEqual(
+      configError(() => loadConfig({ ...certificate, tlsFailIfNoPeerCert: true, tlsCaFile: '/ca.pem' }, {}))
+        .problems,
+      [
+        'tls.failIfNoPeerCert (from flag --tls-fail-if-no-peer-cert): needs tls.verifyPeer (client certificates are only asked for then)',
+      ],
+    );
+  });
+
+  it('refuses an unknown TLS version, bad ports and misspelt TLS keys', () => {
+    const read = files({ '/c.json': { tls: { certfile: '/c.pem' } } });
+    const problems = configError(() =>
+      loadConfig({ config: '/c.json', tlsMinVersion: 'TLSv1.1', amqpsPort: '65536' }, {}, read),
+    ).problems;
+    assert.deepEqual(problems.toSorted(), [
+      'amqpsPort (from flag --amqps-port): must be at most 65535, got 65536',
+      'config file /c.json: unknown key "tls.certfile" (did you mean "tls.certFile"?)',
+      'tls.minVersion (from flag --tls-min-version): must be one of TLSv1.2, TLSv1.3, got "TLSv1.1"',
+    ]);
+  });
+
+  it('keeps the key passphrase out of the start-up log', () => {
+    const config = loadConfig(
+      { tlsCertFile: '/c.pem', tlsKeyFile: '/k.pem', tlsKeyPassphrase: 'secret' },
+      {},
+    );
+    const logged = JSON.stringify(redactConfig(config));
+    assert.doesNotMatch(logged, /secret/);
+    assert.match(logged, /"keyPassphrase":"\[redacted\]"/);
+  });
+});
+
+/** The only options without a default: TLS is off until a certificate is configured. */
+const TLS_FILE_PATHS = ['tls.certFile', 'tls.keyFile', 'tls.keyPassphrase', 'tls.caFile'];
+
 describe('CONFIG_OPTIONS', () => {
   it('maps every option to a distinct flag, env var and an existing default', () => {
     const flags = new Set(CONFIG_OPTIONS.map((opt) => opt.flag));
@@ -290,15 +386,22 @@ describe('CONFIG_OPTIONS', () => {
     assert.equal(attributes.size, CONFIG_OPTIONS.length);
     for (const opt of CONFIG_OPTIONS) {
       assert.match(opt.env, /^EVENTTER_[A-Z0-9_]+$/);
-      assert.notEqual(formatDefault(opt.path), 'undefined', `${opt.path} has no default`);
+      const unsetByDefault = TLS_FILE_PATHS.includes(opt.path);
+      assert.equal(
+        formatDefault(opt.path) === 'none',
+        unsetByDefault,
+        `${opt.path}: ${formatDefault(opt.path)}`,
+      );
     }
   });
 
   it('covers every scalar setting of BrokerConfig', () => {
     const paths = new Set(CONFIG_OPTIONS.map((opt) => opt.path));
     const scalarPaths = [
-      ...Object.keys(DEFAULT_CONFIG).filter((key) => !['limits', 'users', 'vhosts'].includes(key)),
+      ...Object.keys(DEFAULT_CONFIG).filter((key) => !['limits', 'users', 'vhosts', 'tls'].includes(key)),
       ...Object.keys(DEFAULT_CONFIG.limits).map((key) => `limits.${key}`),
+      ...Object.keys(DEFAULT_CONFIG.tls).map((key) => `tls.${key}`),
+      ...TLS_FILE_PATHS,
     ];
     for (const path of scalarPaths) assert.ok(paths.has(path), `no flag for ${path}`);
   });

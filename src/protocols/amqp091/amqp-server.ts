@@ -1,7 +1,19 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import {
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type TLSSocket,
+  type Server as TlsServer,
+} from 'node:tls';
 import type { Logger } from 'pino';
 import type { Broker } from '../../core/broker.js';
 import { type BoundAddress, listenOnHosts } from '../../net/listen-on-hosts.js';
+import {
+  type ClientCertificatePolicy,
+  checkClientCertificate,
+  tlsServerOptions,
+  type VerifiedPeer,
+} from '../../net/tls-peer.js';
 import { AmqpConnection, type AmqpLimits } from './connection.js';
 
 export interface AmqpServerOptions {
@@ -12,9 +24,17 @@ export interface AmqpServerOptions {
   clusterName?: string;
 }
 
+/** The amqps listener: AMQP 0-9-1 inside TLS on its own port. */
+export interface AmqpsListenerOptions extends ClientCertificatePolicy {
+  port: number;
+  /** Certificate, key, CA and minimum version (src/net/tls-credentials.ts). */
+  context: SecureContextOptions;
+}
+
 /** Listens for AMQP 0-9-1 clients on every configured address and owns their connections. */
 export class AmqpServer {
   private readonly servers: Server[] = [];
+  private readonly tlsServers: TlsServer[] = [];
   private readonly connections = new Set<AmqpConnection>();
   private blockedReason: string | null = null;
 
@@ -44,6 +64,37 @@ export class AmqpServer {
     return addresses;
   }
 
+  /**
+   * Binds the amqps listener on every host. A connection becomes an AMQP connection only once its TLS
+   * handshake (and client certificate, if asked for) passed; anything else is closed and logged.
+   */
+  async listenTls(options: AmqpsListenerOptions): Promise<BoundAddress[]> {
+    const serverOptions = tlsServerOptions(options.context, options, this.options.limits.handshakeTimeoutMs);
+    const { servers, addresses } = await listenOnHosts(
+      () => {
+        const server = createTlsServer(serverOptions, (socket) => this.acceptTls(socket, options));
+        server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+          // A client that hangs up before a handshake (port scans, TCP health checks) is routine.
+          const level = err.code === 'ECONNRESET' ? 'debug' : 'info';
+          this.logger[level]({ remote: socket.remoteAddress, reason: err.message }, 'TLS handshake failed');
+        });
+        server.on('error', (err) => this.logger.error({ err }, 'amqps listener error'));
+        return server;
+      },
+      this.options.hosts,
+      options.port,
+      (details, message) => this.logger.warn({ protocol: 'amqps', ...details }, message),
+    );
+    this.tlsServers.push(...(servers as TlsServer[]));
+    this.servers.push(...servers);
+    return addresses;
+  }
+
+  /** New credentials for the amqps listeners; connections already open keep theirs. */
+  setSecureContext(context: SecureContextOptions): void {
+    for (const server of this.tlsServers) server.setSecureContext(context);
+  }
+
   /** Stops accepting new connections; existing ones keep working. */
   async stopAccepting(): Promise<void> {
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
@@ -63,7 +114,20 @@ export class AmqpServer {
     for (const c of this.connections) c.setBlocked(reason);
   }
 
-  private accept(socket: Socket): void {
+  private acceptTls(socket: TLSSocket, policy: ClientCertificatePolicy): void {
+    const check = checkClientCertificate(socket, policy);
+    if (!check.accepted) {
+      this.logger.info(
+        { remote: socket.remoteAddress, reason: check.reason, subject: check.subject },
+        'client certificate refused',
+      );
+      socket.destroy();
+      return;
+    }
+    this.accept(socket, check.peer);
+  }
+
+  private accept(socket: Socket, verifiedPeer?: VerifiedPeer): void {
     if (this.connections.size >= this.options.maxConnections) {
       this.logger.warn(
         { remote: socket.remoteAddress, limit: this.options.maxConnections },
@@ -78,6 +142,7 @@ export class AmqpServer {
       logger: this.logger,
       clusterName: this.options.clusterName ?? 'eventter',
       onClosed: (c) => this.connections.delete(c),
+      verifiedPeer,
     });
     if (this.blockedReason !== null) connection.setBlocked(this.blockedReason);
     this.connections.add(connection);

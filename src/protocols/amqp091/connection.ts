@@ -6,6 +6,7 @@ import type { Broker } from '../../core/broker.js';
 import { BrokerError, ReplyCode, replyCodeName } from '../../core/errors.js';
 import type { User } from '../../core/users.js';
 import type { VHost } from '../../core/vhost.js';
+import type { VerifiedPeer } from '../../net/tls-peer.js';
 import { AmqpError } from './amqp-error.js';
 import { AmqpChannel } from './channel.js';
 import { ClientClose, closeGraceMs, isSettlement } from './client-close.js';
@@ -21,7 +22,7 @@ import {
   FRAME_METHOD,
   FRAME_MIN_SIZE,
 } from './generated/methods.js';
-import { parseSaslResponse, saslMechanisms } from './sasl.js';
+import { EXTERNAL, offeredMechanisms, parseSaslResponse } from './sasl.js';
 import { serverProperties } from './server-properties.js';
 
 export interface AmqpLimits {
@@ -38,6 +39,8 @@ export interface ConnectionContext {
   logger: Logger;
   clusterName: string;
   onClosed(connection: AmqpConnection): void;
+  /** Set when the transport verified a client certificate: SASL EXTERNAL is offered then. */
+  verifiedPeer?: VerifiedPeer;
 }
 
 type State =
@@ -208,7 +211,7 @@ export class AmqpConnection {
       versionMajor: 0,
       versionMinor: 9,
       serverProperties: serverProperties(this.ctx.clusterName),
-      mechanisms: Buffer.from(saslMechanisms.join(' ')),
+      mechanisms: Buffer.from(offeredMechanisms(this.ctx.verifiedPeer !== undefined).join(' ')),
       locales: Buffer.from('en_US'),
     });
   }
@@ -297,7 +300,8 @@ export class AmqpConnection {
   private onStartOk(mechanism: string, response: Buffer, clientProperties: FieldTable): void {
     this.clientProperties = clientProperties;
     this.mechanism = mechanism;
-    if (!(saslMechanisms as readonly string[]).includes(mechanism)) {
+    if (mechanism === EXTERNAL) return this.loginExternal();
+    if (!offeredMechanisms(false).includes(mechanism)) {
       throw new AmqpError(
         ReplyCode.commandInvalid,
         `unknown authentication mechanism '${mechanism}'`,
@@ -306,15 +310,33 @@ export class AmqpConnection {
       );
     }
     const creds = parseSaslResponse(mechanism, response);
-    this.state = 'authenticating';
     const check = creds
       ? this.ctx.broker.authenticate(creds.username, creds.password, this.remoteAddress)
       : Promise.resolve(undefined);
+    this.login(check, creds?.username, mechanism);
+  }
+
+  /**
+   * EXTERNAL: the user is the common name of the client certificate the TLS layer verified (RabbitMQ's
+   * default ssl_cert_login_from = common_name); the response is ignored. Without such a certificate it is
+   * refused like a wrong password, so a client learns nothing more from trying it.
+   */
+  private loginExternal(): void {
+    const name = this.ctx.verifiedPeer?.commonName;
+    const check =
+      name === undefined
+        ? Promise.resolve(undefined)
+        : this.ctx.broker.authenticateExternal(name, this.remoteAddress);
+    this.login(check, name, EXTERNAL);
+  }
+
+  private login(check: Promise<User | undefined>, username: string | undefined, mechanism: string): void {
+    this.state = 'authenticating';
     check.then(
       (user) => {
         if (this.state !== 'authenticating') return;
         if (user) this.startTune(user);
-        else this.refuseLogin(creds?.username, mechanism);
+        else this.refuseLogin(username, mechanism);
       },
       (err) => this.fail(err),
     );
@@ -570,7 +592,7 @@ export class AmqpConnection {
       {
         sendCloseOk: () => this.sendMethod(0, { name: 'connection.close-ok', classId: 10, methodId: 51 }),
         release: () => this.finishClientClose(),
-        reset: () => this.socket.resetAndDestroy(),
+        reset: () => resetOrDestroy(this.socket),
       },
       closeGraceMs(this.heartbeatSeconds),
     );
@@ -656,6 +678,15 @@ export class AmqpConnection {
       this.sentSinceTick = false;
     }, intervalMs);
     this.heartbeatTimer.unref();
+  }
+}
+
+/** A TCP reset where the socket can send one; a TLS socket (whose handle is not TCP) is destroyed instead. */
+function resetOrDestroy(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
   }
 }
 

@@ -1,6 +1,14 @@
 import { decodeFieldTable } from '../../codec/field-table.js';
 
-export const saslMechanisms = ['PLAIN', 'AMQPLAIN'] as const;
+const PASSWORD_MECHANISMS = ['PLAIN', 'AMQPLAIN'] as const;
+
+/** The client proves who it is outside AMQP: a verified TLS client certificate. */
+export const EXTERNAL = 'EXTERNAL';
+
+/** connection.start's mechanisms: EXTERNAL only where the transport verified a client certificate. */
+export function offeredMechanisms(verifiedPeer: boolean): string[] {
+  return verifiedPeer ? [...PASSWORD_MECHANISMS, EXTERNAL] : [...PASSWORD_MECHANISMS];
+}
 
 export interface SaslCredentials {
   username: string;
