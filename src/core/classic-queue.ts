@@ -2,6 +2,8 @@ import type { FieldTable } from '../codec/field-table.js';
 import type { ConsumeOptions, Consumer } from './consumer.js';
 import { ConsumerDispatch } from './consumer-dispatch.js';
 import type { DeadLetterReason } from './dead-letter.js';
+import { DeadLetterOutbox } from './dead-letter-outbox.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import { preconditionFailed } from './errors.js';
 import type { Message } from './message.js';
 import type { MessageLog, MessageLogOptions } from './message-log.js';
@@ -76,13 +78,15 @@ export class ClassicQueue {
   /** The read-ahead in progress, shared by everyone waiting for the head to come from disk. */
   private readInFlight: Promise<void> | null = null;
   /** Messages on their way to the dead-letter exchange, in the order they died. */
-  private readonly dying: Array<{ offset: number; reason: DeadLetterReason; message: Message | undefined }> =
-    [];
-  private dyingActive = false;
-  private expiryTimer: NodeJS.Timeout | undefined;
-  private expiryTimerAt = 0;
-  private leaseTimer: NodeJS.Timeout | undefined;
-  private leaseTimerAt = 0;
+  private readonly outbox: DeadLetterOutbox;
+  private readonly expiryTimer = new DeadlineTimer((now) => {
+    this.expireHeads(now);
+    this.armExpiryTimer();
+  });
+  private readonly leaseTimer = new DeadlineTimer((now) => {
+    this.unacked.takeExpiredLeases(now, (offset, entry) => this.returnEntry(offset, entry));
+    this.armLeaseTimer();
+  });
   private idleTimer: NodeJS.Timeout | undefined;
   private deleted = false;
   readyBytes = 0;
@@ -101,6 +105,13 @@ export class ClassicQueue {
     this.arguments = definition.arguments;
     this.exclusiveOwner = definition.exclusiveOwner;
     this.ready = new ReadySet(settingsValue.maxPriority);
+    this.outbox = new DeadLetterOutbox({
+      hasDeadLetterExchange: () => this.settings.deadLetterExchange !== undefined,
+      read: (offset) => log.read(offset),
+      settle: (offset) => log.settle(offset),
+      deadLetter: (message, reason) => hooks.deadLetter(this, message, reason),
+      onError: (err) => hooks.onStoreError(this, err),
+    });
   }
 
   get settings(): QueueSettings {
@@ -153,7 +164,7 @@ export class ClassicQueue {
     const size = message.body.length;
     const overflow = this.settings.overflow;
     if (overflow !== 'drop-head' && this.wouldOverflow(size)) {
-      if (overflow === 'reject-publish-dlx') this.deadLetterNow(message, 'maxlen');
+      if (overflow === 'reject-publish-dlx') this.outbox.routeNow(message, 'maxlen');
       onStored?.(new QueueFullError(this.describe));
       return;
     }
@@ -185,7 +196,7 @@ export class ClassicQueue {
     }
     if (expiresAt !== 0 && expiresAt <= now) {
       // TTL 0 (or already past): only an immediate delivery could have saved it.
-      this.pendingDeath(offset, 'expired', message);
+      this.outbox.push(offset, 'expired', message);
       return;
     }
     this.ready.push(offset, expiresAt, size, priority);
@@ -288,7 +299,7 @@ export class ClassicQueue {
       const failures = (this.deliveryCounts.get(offset) ?? 0) + 1;
       if (limit >= 0 && failures > limit) {
         this.forget(offset);
-        this.pendingDeath(offset, 'delivery_limit', undefined);
+        this.outbox.push(offset, 'delivery_limit', undefined);
         continue;
       }
       this.deliveryCounts.set(offset, failures);
@@ -313,7 +324,7 @@ export class ClassicQueue {
   reject(offset: number): void {
     if (!this.unacked.take(offset)) return;
     this.forget(offset);
-    this.pendingDeath(offset, 'rejected', undefined);
+    this.outbox.push(offset, 'rejected', undefined);
   }
 
   /** Removes every ready message; unacked ones are untouched, as in RabbitMQ. Returns how many went. */
@@ -338,20 +349,20 @@ export class ClassicQueue {
     if (this.deleted) return { count: 0, consumers: [] };
     this.deleted = true;
     const count = this.ready.length;
-    clearTimeout(this.expiryTimer);
-    clearTimeout(this.leaseTimer);
+    this.expiryTimer.cancel();
+    this.leaseTimer.cancel();
     this.clearIdleTimer();
     const consumers = this.consumers.removeAll();
     this.unacked.clear();
-    this.dying.length = 0;
+    this.outbox.stop();
     await this.log.destroy();
     return { count, consumers };
   }
 
   /** Flushes and closes the store at shutdown, keeping the data. */
   async close(): Promise<void> {
-    clearTimeout(this.expiryTimer);
-    clearTimeout(this.leaseTimer);
+    this.expiryTimer.cancel();
+    this.leaseTimer.cancel();
     this.clearIdleTimer();
     await this.log.close();
   }
@@ -463,7 +474,7 @@ export class ClassicQueue {
       if (expiresAt !== 0 && expiresAt <= now) {
         const cached = this.log.cached(offset);
         this.removeHead(offset, cached);
-        this.pendingDeath(offset, 'expired', cached);
+        this.outbox.push(offset, 'expired', cached);
         continue;
       }
       const message = this.log.cached(offset);
@@ -573,7 +584,7 @@ export class ClassicQueue {
       const cached = this.log.cached(offset);
       this.removeHead(offset, cached);
       this.forget(offset);
-      this.pendingDeath(offset, 'maxlen', cached);
+      this.outbox.push(offset, 'maxlen', cached);
       dropped = true;
     }
     if (dropped) this.armExpiryTimer();
@@ -586,88 +597,17 @@ export class ClassicQueue {
       const cached = this.log.cached(offset);
       this.log.forget(offset, cached);
       this.forget(offset);
-      this.pendingDeath(offset, 'expired', cached);
+      this.outbox.push(offset, 'expired', cached);
     });
   }
 
-  /**
-   * The message at `offset` is leaving unconsumed. Without a dead-letter exchange it is simply settled; with
-   * one, its copy is routed there first, in the order messages died (reading bodies back from disk if needed).
-   */
-  private pendingDeath(offset: number, reason: DeadLetterReason, message: Message | undefined): void {
-    if (this.settings.deadLetterExchange === undefined) {
-      this.log.settle(offset);
-      return;
-    }
-    this.dying.push({ offset, reason, message });
-    if (!this.dyingActive) void this.deadLetterDying();
-  }
-
-  private async deadLetterDying(): Promise<void> {
-    this.dyingActive = true;
-    try {
-      while (this.dying.length > 0 && !this.deleted) {
-        const next = this.dying.shift()!;
-        const message = next.message ?? (await this.log.read(next.offset));
-        if (this.deleted) return;
-        if (message) this.hooks.deadLetter(this, message, next.reason);
-        this.log.settle(next.offset);
-      }
-    } catch (err) {
-      this.hooks.onStoreError(this, err as Error);
-    } finally {
-      this.dyingActive = false;
-    }
-  }
-
-  /** A message that never entered the log (reject-publish-dlx) goes straight to the dead-letter exchange. */
-  private deadLetterNow(message: Message, reason: DeadLetterReason): void {
-    if (this.settings.deadLetterExchange !== undefined) this.hooks.deadLetter(this, message, reason);
-  }
-
   private armExpiryTimer(): void {
-    if (this.deleted) return;
-    const at = this.ready.earliestHeadExpiry();
-    if (at === 0) {
-      if (this.expiryTimer) {
-        clearTimeout(this.expiryTimer);
-        this.expiryTimer = undefined;
-        this.expiryTimerAt = 0;
-      }
-      return;
-    }
-    if (this.expiryTimer && this.expiryTimerAt <= at) return;
-    clearTimeout(this.expiryTimer);
-    this.expiryTimerAt = at;
-    this.expiryTimer = setTimeout(
-      () => {
-        this.expiryTimer = undefined;
-        this.expiryTimerAt = 0;
-        this.expireHeads(Date.now());
-        this.armExpiryTimer();
-      },
-      Math.min(Math.max(0, at - Date.now()), 0x7fffffff),
-    );
-    this.expiryTimer.unref();
+    if (!this.deleted) this.expiryTimer.arm(this.ready.earliestHeadExpiry());
   }
 
   /** One timer per queue for the earliest lease deadline; expired leases go back to ready. */
   private armLeaseTimer(): void {
-    if (this.deleted) return;
-    const at = this.unacked.earliestLease();
-    if (at === 0 || (this.leaseTimer && this.leaseTimerAt <= at)) return;
-    clearTimeout(this.leaseTimer);
-    this.leaseTimerAt = at;
-    this.leaseTimer = setTimeout(
-      () => {
-        this.leaseTimer = undefined;
-        this.leaseTimerAt = 0;
-        this.unacked.takeExpiredLeases(Date.now(), (offset, entry) => this.returnEntry(offset, entry));
-        this.armLeaseTimer();
-      },
-      Math.min(Math.max(0, at - Date.now()), 0x7fffffff),
-    );
-    this.leaseTimer.unref();
+    if (!this.deleted) this.leaseTimer.arm(this.unacked.earliestLease());
   }
 
   private armIdleTimer(): void {
