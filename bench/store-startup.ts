@@ -96,7 +96,9 @@ async function main(): Promise<void> {
     t = process.hrtime.bigint();
     const store = await QueueStore.open({ dir, commit, fsync: false, durable: true, segmentMaxBytes });
     live = 0;
-    await store.recover(() => live++);
+    await store.recover((batch) => {
+      live += batch.count;
+    });
     storeOpen.push(ms(t));
     await store.close();
   }

@@ -36,7 +36,10 @@ export interface SegmentScan {
   holes: DamagedRange[];
 }
 
-/** Scans seg's file (fileSize bytes) from seg.dataStart, noting every intact record in seg and every hole. */
+/**
+ * Scans seg's file (fileSize bytes) from seg.dataStart, noting every intact record in seg (and in its entry
+ * table, if it has one) and every hole.
+ */
 export async function scanSegment(seg: Segment, fd: number, fileSize: number): Promise<SegmentScan> {
   const holes: DamagedRange[] = [];
   let pos = seg.dataStart;
@@ -52,6 +55,7 @@ export async function scanSegment(seg: Segment, fd: number, fileSize: number): P
         damaged = true;
         break;
       }
+      seg.entries?.addRecordAt(buf, p, size, seg.nextOffset);
       seg.noteRecord(seg.nextOffset, pos + p, size, recordTimestampAt(buf, p));
       p += size;
     }
