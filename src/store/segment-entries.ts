@@ -28,7 +28,7 @@ type ColumnArrayType = { new (length: number): ColumnArray; readonly BYTES_PER_E
 const LITTLE_ENDIAN_HOST = os.endianness() === 'LE';
 const MODE_CONSTANT = 0;
 const MODE_ARRAY = 1;
-const INITIAL_CAPACITY = 1024;
+const INITIAL_CAPACITY = 64;
 
 /** One field of every record: a constant until two records differ, then an array. */
 export class EntryColumn {
