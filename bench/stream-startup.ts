@@ -4,7 +4,8 @@
  *   fill N × --size bytes with amqplib (confirms, window --fill-window), kill -9 right after, then --runs cycles of
  *     start (timed: "after kill -9") → SIGTERM → start (timed: "after SIGTERM") → a 0.3 s publish burst → kill -9
  *   The burst makes every kill -9 land while appends are in flight; it adds a few thousand messages.
- * Timed: spawn to the AMQP `listening` log line (wall ms), and the `ms` of the `recovered` log line.
+ * Timed: spawn to the AMQP `listening` log line (wall ms), and the `ms` of the `recovered` log line; the broker's
+ * VmRSS is read at `listening`.
  * Page cache: warm (the files were just written or read), unless --cold (drop_caches before each start; root).
  * --rabbitmq also times RabbitMQ's restart on the same stream size (stop with SIGTERM, start, first AMQP accept).
  *
@@ -24,6 +25,7 @@ import {
   option,
   publishBurst,
   publishN,
+  rss,
   startEventter,
   startRabbit,
 } from './stream-brokers.js';
@@ -52,14 +54,16 @@ async function eventter(): Promise<void> {
   await b.kill('SIGKILL');
   const disk = dirBytes(join(dir, stream ? 'streams' : 'queues'));
   emit({ broker: 'eventtermq', kind, messages: N, size, fillMsgPerSec: Math.round(fillRate), ...disk });
-  const timings: Record<string, { startMs: number[]; recoveredMs: number[] }> = {
-    'kill -9': { startMs: [], recoveredMs: [] },
-    SIGTERM: { startMs: [], recoveredMs: [] },
+  const timings: Record<string, { startMs: number[]; recoveredMs: number[]; rssMiB: number[] }> = {
+    'kill -9': { startMs: [], recoveredMs: [], rssMiB: [] },
+    SIGTERM: { startMs: [], recoveredMs: [], rssMiB: [] },
   };
   const record = (after: string) => {
     const rec = b.recovered ?? {};
+    const rssMiB = Math.round(rss(b.pid).rssMiB);
     timings[after].startMs.push(b.startMs);
     timings[after].recoveredMs.push(Number(rec.ms));
+    timings[after].rssMiB.push(rssMiB);
     emit({
       broker: 'eventtermq',
       kind,
@@ -67,6 +71,7 @@ async function eventter(): Promise<void> {
       startMs: Math.round(b.startMs),
       recovered: rec.ms,
       messages: rec.messages,
+      rssMiB,
     });
   };
   try {
@@ -94,8 +99,10 @@ async function eventter(): Promise<void> {
       cache: cold ? 'cold' : 'warm',
       startMs: Math.round(median(t.startMs)),
       recoveredMs: median(t.recoveredMs),
+      rssMiB: median(t.rssMiB),
       runs: t.startMs.map(Math.round),
       recoveredRuns: t.recoveredMs,
+      rssRuns: t.rssMiB,
     });
   }
 }

@@ -148,10 +148,12 @@ export class ClassicQueue {
 
   /** Rebuilds ready state from the store after a restart. */
   async recover(): Promise<void> {
-    await this.log.recover((offset, size, expiresAt, priority) => {
-      this.ready.push(offset, expiresAt, size, priority);
-      this.readyBytes += size;
-    });
+    await this.log.recover(
+      (batch) => {
+        this.readyBytes += this.ready.pushBatch(batch);
+      },
+      (atMost) => this.ready.reserve(atMost),
+    );
     this.armExpiryTimer();
     this.armIdleTimer();
   }

@@ -110,7 +110,9 @@ export class DelayedMessages {
   /** Recovers every unsettled record of store (call right after opening it) and arms the timer. */
   static async open(opts: DelayedMessagesOptions): Promise<DelayedMessages> {
     const dm = new DelayedMessages(opts.store, opts);
-    await opts.store.recover((offset, _size, dueAt) => dm.heap.push(dueAt, offset));
+    await opts.store.recover((batch) => {
+      for (let i = 0; i < batch.count; i++) dm.heap.push(batch.expiresAt[i], batch.offsets[i]);
+    });
     dm.arm();
     return dm;
   }

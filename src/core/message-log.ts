@@ -1,4 +1,4 @@
-import type { QueueStore } from '../store/queue-store.js';
+import type { LiveEntriesCallback, QueueStore } from '../store/queue-store.js';
 import type { LogRecord } from '../store/record-format.js';
 import { Message } from './message.js';
 
@@ -58,11 +58,9 @@ export class MessageLog {
     return this.readAheadEndOffset;
   }
 
-  /** Streams every unsettled persistent record once, after a restart (see QueueStore.recover). */
-  recover(
-    onLive: (offset: number, size: number, expiresAt: number, priority: number) => void,
-  ): Promise<void> {
-    return this.store.recover(onLive);
+  /** Streams every unsettled persistent record once, in batches, after a restart (see QueueStore.recover). */
+  recover(onLive: LiveEntriesCallback, reserve?: (atMost: number) => void): Promise<void> {
+    return this.store.recover(onLive, reserve);
   }
 
   append(message: Message, persistent: boolean, expiresAt: number, priority: number): number {

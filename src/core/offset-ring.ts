@@ -33,6 +33,44 @@ export class OffsetRing {
     this.count++;
   }
 
+  /** Makes room for `more` entries past the current ones at once (one allocation instead of many doublings). */
+  reserve(more: number): void {
+    if (this.count + more > this.offsets.length) this.resize(this.count + more);
+  }
+
+  /** Appends entries [from, to) of the given columns (ascending offsets, all past the ring's last). */
+  pushMany(
+    offsets: Float64Array,
+    expiries: Float64Array,
+    sizes: Uint32Array,
+    from: number,
+    to: number,
+  ): void {
+    const n = to - from;
+    if (n < 16) {
+      // Short runs (interleaved priorities): subarrays would cost more than they save.
+      for (let i = from; i < to; i++) this.push(offsets[i], expiries[i], sizes[i]);
+      return;
+    }
+    if (this.count + n > this.offsets.length) {
+      let capacity = this.offsets.length;
+      while (capacity < this.count + n) capacity *= 2;
+      this.resize(capacity);
+    }
+    const cap = this.offsets.length;
+    const tail = (this.head + this.count) % cap;
+    const firstRun = Math.min(n, cap - tail);
+    this.offsets.set(offsets.subarray(from, from + firstRun), tail);
+    this.expiries.set(expiries.subarray(from, from + firstRun), tail);
+    this.sizes.set(sizes.subarray(from, from + firstRun), tail);
+    if (n > firstRun) {
+      this.offsets.set(offsets.subarray(from + firstRun, to), 0);
+      this.expiries.set(expiries.subarray(from + firstRun, to), 0);
+      this.sizes.set(sizes.subarray(from + firstRun, to), 0);
+    }
+    this.count += n;
+  }
+
   /** Inserts keeping ascending offset order; used to requeue a message at its original position. */
   insertSorted(offset: number, expiresAt: number, size: number): void {
     if (this.count === 0 || offset > this.offsetAt(this.count - 1)) {

@@ -1,3 +1,4 @@
+import type { LiveEntries } from '../store/queue-store.js';
 import { OffsetRing } from './offset-ring.js';
 
 /**
@@ -36,6 +37,33 @@ export class ReadySet {
   push(offset: number, expiresAt: number, size: number, priority: number): void {
     this.levels[this.levelOf(priority)].push(offset, expiresAt, size);
     this.count++;
+  }
+
+  /**
+   * About `more` entries are coming (recovery): a queue without priorities sizes its one ring for them at once,
+   * with an eighth more for the messages that follow (how they split between levels is not known up front).
+   */
+  reserve(more: number): void {
+    if (this.levels.length === 1) this.levels[0].reserve(more + (more >>> 3));
+  }
+
+  /**
+   * Appends a batch of recovered entries (ascending offsets, past every offset held): runs of one level are
+   * copied into their ring in bulk. Returns the bytes they hold.
+   */
+  pushBatch(batch: LiveEntries): number {
+    const { count, offsets, expiresAt, sizes, priorities } = batch;
+    let bytes = 0;
+    let runStart = 0;
+    for (let i = 0; i < count; i++) {
+      bytes += sizes[i];
+      if (i + 1 === count || this.levelOf(priorities[i + 1]) !== this.levelOf(priorities[runStart])) {
+        this.levels[this.levelOf(priorities[runStart])].pushMany(offsets, expiresAt, sizes, runStart, i + 1);
+        runStart = i + 1;
+      }
+    }
+    this.count += count;
+    return bytes;
   }
 
   /** Requeue: back to its original place within its level. */

@@ -10,6 +10,9 @@ const PAGE_WORDS = PAGE_BITS / 32;
 export class OffsetBitmap {
   private pages = new Map<number, Uint32Array>();
   private count = 0;
+  /** The page has() looked up last (recovery checks offsets in order: one map lookup per page, not per bit). */
+  private lastPageNo = -1;
+  private lastPage: Uint32Array | undefined;
 
   get size(): number {
     return this.count;
@@ -22,6 +25,7 @@ export class OffsetBitmap {
     if (!page) {
       page = new Uint32Array(PAGE_WORDS);
       this.pages.set(pageNo, page);
+      if (pageNo === this.lastPageNo) this.lastPage = page;
     }
     const bit = offset - pageNo * PAGE_BITS;
     const mask = 1 << (bit & 31);
@@ -34,7 +38,11 @@ export class OffsetBitmap {
 
   has(offset: number): boolean {
     const pageNo = Math.floor(offset / PAGE_BITS);
-    const page = this.pages.get(pageNo);
+    if (pageNo !== this.lastPageNo) {
+      this.lastPageNo = pageNo;
+      this.lastPage = this.pages.get(pageNo);
+    }
+    const page = this.lastPage;
     if (!page) return false;
     const bit = offset - pageNo * PAGE_BITS;
     return (page[bit >>> 5] & (1 << (bit & 31))) !== 0;
@@ -52,6 +60,7 @@ export class OffsetBitmap {
       if (from <= pageStart && to >= pageStart + PAGE_BITS) {
         this.count -= popcountPage(page);
         this.pages.delete(pageNo);
+        if (pageNo === this.lastPageNo) this.lastPage = undefined;
         continue;
       }
       const a = Math.max(from, pageStart) - pageStart;
@@ -68,6 +77,7 @@ export class OffsetBitmap {
 
   clear(): void {
     this.pages.clear();
+    this.lastPage = undefined;
     this.count = 0;
   }
 }

@@ -7,9 +7,10 @@
 import path from 'node:path';
 import type { FileHandleCache } from './file-handle-cache.js';
 import type { GroupCommit } from './group-commit.js';
+import { LiveBatch, type LiveEntriesCallback } from './live-entries.js';
 import { OffsetBitmap } from './offset-bitmap.js';
 import type { LogRecord, NewRecord } from './record-format.js';
-import { SegmentLog } from './segment-log.js';
+import { type RecoveryCounters, SegmentLog } from './segment-log.js';
 import { SettleLog } from './settle-log.js';
 import type { StorageDamage } from './storage-damage.js';
 
@@ -32,12 +33,7 @@ export interface QueueStoreOptions {
   files?: FileHandleCache;
 }
 
-export type LiveRecordCallback = (
-  offset: number,
-  sizeBytes: number,
-  expiresAt: number,
-  priority: number,
-) => void;
+export type { LiveEntries, LiveEntriesCallback } from './live-entries.js';
 
 const SETTLE_FILE = 'settled.log';
 /** Compact the settle log once it exceeds this size and holds more than twice the still-needed entries. */
@@ -84,6 +80,7 @@ export class QueueStore {
       onWriteError: opts.onWriteError,
       files: opts.files,
       fresh: !opts.durable,
+      entryTables: opts.durable,
     });
     const settleLog = opts.durable
       ? await SettleLog.open(path.join(opts.dir, SETTLE_FILE), {
@@ -115,16 +112,23 @@ export class QueueStore {
     return this.log.damage;
   }
 
+  /** What open() did: segments scanned, and sealed segments loaded from their index (with its entry table). */
+  get recovery(): RecoveryCounters {
+    return this.log.recovery;
+  }
+
   /** Number of segment files currently kept. */
   get segmentCount(): number {
     return this.log.segmentInfos().length;
   }
 
   /**
-   * Streams, in offset order, every persistent record that was not settled (sizeBytes = body length).
+   * Streams, in offset order and in batches (one per segment), every persistent record that was not settled.
    * Non-persistent records do not survive a restart. Call once, right after open, before append/settle.
+   * Reads no record: every segment's entry table came from its index, or from the scan of open(). `reserve`
+   * hears first how many records it may yield at most (the records minus the settled ones), to size for them.
    */
-  async recover(onLive: LiveRecordCallback): Promise<void> {
+  async recover(onLive: LiveEntriesCallback, reserve?: (atMost: number) => void): Promise<void> {
     if (!this.settleLog) return;
     const log = this.log;
     let highestSettled = -1;
@@ -147,23 +151,22 @@ export class QueueStore {
       this.activeBase = log.activeSegmentBase;
       this.activeCounter = this.counterFor(this.activeBase);
     }
-    const infos = log.segmentInfos();
-    let i = 0;
-    let counter = infos.length > 0 ? this.counterFor(infos[0].base) : this.activeCounter;
-    for await (const rec of log.records()) {
-      if (rec.offset >= infos[i].nextOffset) {
-        while (rec.offset >= infos[i].nextOffset) i++;
-        counter = this.counterFor(infos[i].base);
-      }
-      if (!rec.persistent) {
-        this.settled.add(rec.offset);
-        continue;
-      }
-      if (this.settled.has(rec.offset)) continue;
-      counter.live++;
-      onLive(rec.offset, rec.body.length, rec.expiresAt, rec.priority);
+    const tables = log.recoveredEntries();
+    if (reserve) {
+      let atMost = 0;
+      for (const { entries } of tables)
+        atMost += Math.max(0, entries.count - this.counterFor(entries.base).logged);
+      reserve(atMost);
     }
-    for (const info of infos) {
+    const batch = new LiveBatch();
+    for (const { entries, lostRanges } of tables) {
+      const counter = this.counterFor(entries.base);
+      batch.collect(entries, lostRanges, this.settled, counter.logged > 0);
+      counter.live += batch.count;
+      if (batch.count > 0) onLive(batch);
+    }
+    log.releaseRecoveredEntries();
+    for (const info of log.segmentInfos()) {
       if (info.base !== this.activeBase && this.counterFor(info.base).live <= 0) this.dropSegment(info.base);
     }
     this.maybeCompact();

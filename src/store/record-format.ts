@@ -157,6 +157,24 @@ export function recordPersistentAt(buf: Buffer, pos: number): boolean {
   return (buf[pos + 24] & FLAG_PERSISTENT) !== 0;
 }
 
+/** expiresAt of the (checked) record at buf[pos]. */
+export function recordExpiresAtAt(buf: Buffer, pos: number): number {
+  return readU64(buf, pos + 25);
+}
+
+/** Priority of the (checked) record at buf[pos]. */
+export function recordPriorityAt(buf: Buffer, pos: number): number {
+  return buf[pos + 33];
+}
+
+/** Body length of the (checked) record of `size` bytes at buf[pos]. */
+export function recordBodySizeAt(buf: Buffer, pos: number, size: number): number {
+  let p = pos + 34;
+  p += 1 + buf[p];
+  p += 1 + buf[p];
+  return pos + size - (p + 4 + buf.readUInt32BE(p));
+}
+
 /**
  * Decodes the record of `size` bytes at buf[pos] (already validated by checkRecord).
  * With copy=false, properties and body are views into buf (keeping it alive); copy=true detaches them.

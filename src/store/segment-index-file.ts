@@ -4,13 +4,18 @@
  * It is a cache: missing, damaged (CRC) or not matching the data file's size, it is rebuilt by a scan.
  * All integers are big-endian u64 unless noted.
  *
- *   header   "EVIX" | u16 version (1) | u16 header length (24) | base offset | u32 entries | u32 holes
+ *   header   "EVIX" | u16 version | u16 header length | base offset | u32 entries | u32 holes |
+ *            version 2 only: u32 bytes of the entry table
  *   entries  per ~4 KiB of records: offset | file position | largest timestamp of the records before it
  *   holes    per damaged range: fromByte | toByte | first lost offset | next offset after it
+ *   table    version 2 only: a queue segment's entry table (segment-entries.ts), every record's offset, body
+ *            size, expiresAt, priority and persistent flag
  *   footer   next offset | record count | first timestamp | last timestamp | max timestamp |
  *            data start (the data file's header length) | valid end (records and holes; less than the file
  *            size: a damaged tail) | data file size | u32 CRC32C of every byte before it
  *
+ * Version 1 (24-byte header, no table) is written for segments without an entry table (streams), so that
+ * every version reads them; a queue log treats a version 1 index as missing its table and rebuilds it.
  * Written once per roll, off the append path: tmp file, fsync, rename. The directory is not fsynced: a rename
  * lost with a power cut only costs one scan at the next start.
  */
@@ -19,14 +24,19 @@ import path from 'node:path';
 import { crc32c } from './crc32c.js';
 import { closeFile, fdatasync, openFile, writeAll } from './fs-io.js';
 import type { Segment } from './segment.js';
+import { SegmentEntries } from './segment-entries.js';
 
 export const INDEX_MAGIC = Buffer.from('EVIX', 'latin1');
-export const INDEX_FORMAT_VERSION = 1;
-const HEADER_BYTES = 24;
+/** The version written with an entry table; version 1 has none. */
+export const INDEX_FORMAT_VERSION = 2;
+const V1_HEADER_BYTES = 24;
+const V2_HEADER_BYTES = 28;
 const ENTRY_BYTES = 24;
 const HOLE_BYTES = 32;
 const FOOTER_BYTES = 8 * 8 + 4;
 const TWO_32 = 0x1_0000_0000;
+/** Why loadSegmentIndex refused an index that is fine but has no entry table (the log wants one). */
+export const NO_ENTRY_TABLE = 'no entry table';
 /** Index files written at once across all logs (each holds a descriptor and an fsync). */
 const MAX_CONCURRENT_WRITES = 2;
 
@@ -45,21 +55,24 @@ function readU64(buf: Buffer, pos: number): number {
   return buf.readUInt32BE(pos) * TWO_32 + buf.readUInt32BE(pos + 4);
 }
 
-/** The index of seg (sealed, every record written) whose data file is fileSize bytes long. */
-export function encodeSegmentIndex(seg: Segment, fileSize: number): Buffer {
+/** The index of seg (sealed, every record written) whose data file is fileSize bytes long, with its entries. */
+export function encodeSegmentIndex(seg: Segment, fileSize: number, entries: SegmentEntries | null): Buffer {
   const holes = seg.holes ?? [];
   const holeOffsets = seg.holeOffsets ?? [];
   const holeCount = holes.length / 2;
+  const headerBytes = entries ? V2_HEADER_BYTES : V1_HEADER_BYTES;
+  const tableBytes = entries ? entries.encodedBytes() : 0;
   const buf = Buffer.allocUnsafe(
-    HEADER_BYTES + seg.idxCount * ENTRY_BYTES + holeCount * HOLE_BYTES + FOOTER_BYTES,
+    headerBytes + seg.idxCount * ENTRY_BYTES + holeCount * HOLE_BYTES + tableBytes + FOOTER_BYTES,
   );
   INDEX_MAGIC.copy(buf, 0);
-  buf.writeUInt16BE(INDEX_FORMAT_VERSION, 4);
-  buf.writeUInt16BE(HEADER_BYTES, 6);
+  buf.writeUInt16BE(entries ? INDEX_FORMAT_VERSION : 1, 4);
+  buf.writeUInt16BE(headerBytes, 6);
   writeU64(buf, seg.base, 8);
   buf.writeUInt32BE(seg.idxCount, 16);
   buf.writeUInt32BE(holeCount, 20);
-  let p = HEADER_BYTES;
+  if (entries) buf.writeUInt32BE(tableBytes, 24);
+  let p = headerBytes;
   for (let i = 0; i < seg.idxCount; i++) {
     p = writeU64(buf, seg.idxOffsets[i], p);
     p = writeU64(buf, seg.idxPositions[i], p);
@@ -71,6 +84,7 @@ export function encodeSegmentIndex(seg: Segment, fileSize: number): Buffer {
     p = writeU64(buf, holeOffsets[2 * i], p);
     p = writeU64(buf, holeOffsets[2 * i + 1], p);
   }
+  if (entries) p = entries.encode(buf, p);
   for (const v of [
     seg.nextOffset,
     seg.records,
@@ -88,19 +102,31 @@ export function encodeSegmentIndex(seg: Segment, fileSize: number): Buffer {
 
 /**
  * Loads the index in buf into seg (fresh, nothing noted yet) if it is intact and describes a data file of
- * fileSize bytes; otherwise returns why it cannot be used and leaves seg untouched.
+ * fileSize bytes, with its entry table into seg.entries when wantEntries (an index without one is refused);
+ * otherwise returns why it cannot be used and leaves seg untouched.
  */
-export function loadSegmentIndex(buf: Buffer, seg: Segment, fileSize: number): string | null {
-  if (buf.length < HEADER_BYTES + FOOTER_BYTES || !buf.subarray(0, 4).equals(INDEX_MAGIC))
+export function loadSegmentIndex(
+  buf: Buffer,
+  seg: Segment,
+  fileSize: number,
+  wantEntries = false,
+): string | null {
+  if (buf.length < V1_HEADER_BYTES + FOOTER_BYTES || !buf.subarray(0, 4).equals(INDEX_MAGIC))
     return 'not an index';
   if (crc32c(buf, 0, buf.length - 4) !== buf.readUInt32BE(buf.length - 4)) return 'CRC mismatch';
-  if (buf.readUInt16BE(4) !== INDEX_FORMAT_VERSION || buf.readUInt16BE(6) !== HEADER_BYTES)
-    return `index version ${buf.readUInt16BE(4)}`;
+  const version = buf.readUInt16BE(4);
+  const headerBytes = buf.readUInt16BE(6);
+  if (
+    !(version === 1 && headerBytes === V1_HEADER_BYTES) &&
+    !(version === 2 && headerBytes === V2_HEADER_BYTES && buf.length >= headerBytes + FOOTER_BYTES)
+  )
+    return `index version ${version}`;
   if (readU64(buf, 8) !== seg.base) return 'base offset differs';
   const entries = buf.readUInt32BE(16);
   const holeCount = buf.readUInt32BE(20);
-  if (buf.length !== HEADER_BYTES + entries * ENTRY_BYTES + holeCount * HOLE_BYTES + FOOTER_BYTES)
-    return 'length differs';
+  const tableBytes = version === 2 ? buf.readUInt32BE(24) : 0;
+  const tableStart = headerBytes + entries * ENTRY_BYTES + holeCount * HOLE_BYTES;
+  if (buf.length !== tableStart + tableBytes + FOOTER_BYTES) return 'length differs';
   let f = buf.length - FOOTER_BYTES;
   const footer: number[] = [];
   for (let i = 0; i < 8; i++, f += 8) footer.push(readU64(buf, f));
@@ -109,8 +135,14 @@ export function loadSegmentIndex(buf: Buffer, seg: Segment, fileSize: number): s
   if (indexedSize !== fileSize) return `data file is ${fileSize} bytes, the index describes ${indexedSize}`;
   if (dataStart !== seg.dataStart) return 'header length differs';
   if (nextOffset < seg.base || validEnd < dataStart) return 'inconsistent footer';
+  let table: SegmentEntries | null = null;
+  if (wantEntries) {
+    if (tableBytes === 0) return NO_ENTRY_TABLE;
+    table = SegmentEntries.decode(seg.base, buf, tableStart, tableStart + tableBytes);
+    if (table === null || table.count !== records) return 'entry table does not match the index';
+  }
   seg.growIndex(Math.max(entries, 1));
-  let p = HEADER_BYTES;
+  let p = headerBytes;
   for (let i = 0; i < entries; i++, p += ENTRY_BYTES) {
     seg.idxOffsets[i] = readU64(buf, p);
     seg.idxPositions[i] = readU64(buf, p + 8);
@@ -131,11 +163,17 @@ export function loadSegmentIndex(buf: Buffer, seg: Segment, fileSize: number): s
   seg.lastTimestamp = lastTimestamp;
   seg.maxTimestamp = maxTimestamp;
   seg.size = validEnd;
+  seg.entries = table;
   return null;
 }
 
 /** Reads and loads `file` into seg; returns null when loaded, else why not ('missing' when there is none). */
-export async function readSegmentIndex(file: string, seg: Segment, fileSize: number): Promise<string | null> {
+export async function readSegmentIndex(
+  file: string,
+  seg: Segment,
+  fileSize: number,
+  wantEntries: boolean,
+): Promise<string | null> {
   let buf: Buffer;
   try {
     buf = await fs.promises.readFile(file);
@@ -143,7 +181,7 @@ export async function readSegmentIndex(file: string, seg: Segment, fileSize: num
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     return (err as Error).message;
   }
-  return loadSegmentIndex(buf, seg, fileSize);
+  return loadSegmentIndex(buf, seg, fileSize, wantEntries);
 }
 
 let writing = 0;
@@ -202,7 +240,9 @@ export class IndexPersister {
   /**
    * seg (its data file fileSize bytes once written) takes no more appends, or its holes changed: (re)write its
    * index once its records are written, and synced when fsync is on, so that the index never describes bytes a
-   * power cut could take back.
+   * power cut could take back. Its entry table, if it has one now, is written with it (the segment may drop
+   * it meanwhile); rewritten later without one (new holes found after the table was dropped), the next open
+   * rebuilds the table by a scan.
    */
   seal(seg: Segment, fileSize: number): void {
     seg.sealedSize = fileSize;
@@ -212,10 +252,11 @@ export class IndexPersister {
       return;
     }
     seg.indexWriting = true;
+    const entries = seg.entries;
     const task = (async () => {
       do {
         seg.indexStale = false;
-        await this.persist(seg, fileSize);
+        await this.persist(seg, fileSize, entries);
       } while (seg.indexStale && !seg.deleted);
     })()
       .catch((err: Error) => this.opts.warn(`could not write the index of ${seg.file}: ${err.message}`))
@@ -236,7 +277,7 @@ export class IndexPersister {
    * a fully settled queue segment) loses its index with it, whichever of the two unlinks and the rename
    * comes first.
    */
-  private async persist(seg: Segment, fileSize: number): Promise<void> {
+  private async persist(seg: Segment, fileSize: number, entries: SegmentEntries | null): Promise<void> {
     if (seg.writtenSize < seg.size && !(await this.opts.whenWritten(seg))) return; // the next open scans it
     if (seg.deleted || seg.writtenSize < seg.size) return;
     const file = this.indexFile(seg);
@@ -251,7 +292,7 @@ export class IndexPersister {
         }
       }
       if (seg.deleted) return;
-      await writeSegmentIndex(file, encodeSegmentIndex(seg, fileSize), this.opts.fsync);
+      await writeSegmentIndex(file, encodeSegmentIndex(seg, fileSize, entries), this.opts.fsync);
     } catch (err) {
       if (!seg.deleted) throw err; // else: its file went away under us, as it should
     }

@@ -20,6 +20,7 @@ import { fdatasync, writeAll } from './fs-io.js';
 import type { GroupCommit } from './group-commit.js';
 import { encodedRecordSize, type LogRecord, type NewRecord } from './record-format.js';
 import { Segment, segmentFileName } from './segment.js';
+import { SegmentEntries } from './segment-entries.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_BYTES } from './segment-header.js';
 import { IndexPersister } from './segment-index-file.js';
 import { findSegment, type LogView, offsetAtTime, readRange, readUnwritten } from './segment-read.js';
@@ -52,6 +53,11 @@ export interface SegmentLogOptions {
   fresh?: boolean;
   /** Persist the index of each sealed segment (default: unless fresh; a transient log is never reopened). */
   persistIndexes?: boolean;
+  /**
+   * Keep an entry table per segment (segment-entries.ts), persisted with its index, for a queue's recovery
+   * (see recoveredEntries). Default false.
+   */
+  entryTables?: boolean;
 }
 
 /** Public description of a segment (streams will use the timestamps for time-based lookups). */
@@ -79,6 +85,7 @@ export class SegmentLog {
   readonly dir: string;
   private readonly segmentMaxBytes: number;
   private readonly fsync: boolean;
+  private readonly entryTables: boolean;
   private readonly warn: (message: string) => void;
   private readonly files: FileHandleCache;
   /** The directory may exist (found at open, or a file was created since): destroy() must remove it. */
@@ -101,6 +108,7 @@ export class SegmentLog {
     this.dir = opts.dir;
     this.segmentMaxBytes = Math.max(MIN_SEGMENT_MAX_BYTES, opts.segmentMaxBytes ?? DEFAULT_SEGMENT_MAX_BYTES);
     this.fsync = opts.fsync && opts.commit.fsync;
+    this.entryTables = opts.entryTables ?? false;
     this.warn = opts.onWarning ?? noop;
     this.files = opts.files ?? sharedFileHandleCache();
     this.onDamage = opts.onDamage ?? noop;
@@ -196,6 +204,23 @@ export class SegmentLog {
     }));
   }
 
+  /**
+   * With entryTables, right after open: every live segment's entry table in base order, with the damaged
+   * offset ranges its records must be checked against (a table written before a read found a hole still lists
+   * the records lost in it). Call releaseRecoveredEntries() once they are used.
+   */
+  recoveredEntries(): Array<{ entries: SegmentEntries; lostRanges: readonly number[] | null }> {
+    return this.segments.map((s) => {
+      if (s.entries === null) throw new SegmentLogError(`segment ${s.file} has no entry table`);
+      return { entries: s.entries, lostRanges: s.holeOffsets };
+    });
+  }
+
+  /** Drops the sealed segments' entry tables (the active one keeps building its own). */
+  releaseRecoveredEntries(): void {
+    for (const s of this.segments) if (s !== this.active) s.entries = null;
+  }
+
   /** Base offset of the live segment holding offset, or -1 (out of range or in a deleted segment). */
   segmentBaseFor(offset: number): number {
     const seg = findSegment(this.segments, offset);
@@ -255,6 +280,7 @@ export class SegmentLog {
     this.writer.add(seg, rec, size, offset, this.gapPending && offset > seg.base);
     this.gapPending = false;
     seg.noteRecord(offset, pos, size, rec.timestamp);
+    seg.entries?.add(offset, rec.body.length, rec.expiresAt, rec.priority, rec.persistent);
     this.next = offset + 1;
     return offset;
   }
@@ -370,12 +396,16 @@ export class SegmentLog {
     if (this.dirMayExist) await fs.promises.rm(this.dir, { recursive: true, force: true });
   }
 
-  /** Seals the active segment (its index is written once its records are) and starts the next one. */
+  /**
+   * Seals the active segment (its index is written once its records are) and starts the next one. The sealed
+   * segment's entry table goes with its index; nothing needs it in memory any more.
+   */
   private roll(): Segment {
     const sealed = this.active;
     const seg = this.newSegment(this.next);
     this.segments.push(seg);
     this.indexes.seal(sealed, sealed.size);
+    sealed.entries = null;
     return seg;
   }
 
@@ -384,6 +414,7 @@ export class SegmentLog {
     const file = path.join(this.dir, segmentFileName(base));
     const seg = new Segment(base, this.files.handle(file, { exists: false, syncDirOnCreate: this.fsync }));
     seg.headerPending = true;
+    if (this.entryTables) seg.entries = new SegmentEntries(base);
     return seg;
   }
 
@@ -406,6 +437,7 @@ export class SegmentLog {
       warn: this.warn,
       reportDamage: (d) => this.reportDamage(d),
       indexNeeded: (seg, fileSize) => this.indexes.seal(seg, fileSize),
+      entryTables: this.entryTables,
       counters: this.recovery,
     });
     this.dirMayExist = found.dirExists; // a new log: the directory is made at the first write

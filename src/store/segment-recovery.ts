@@ -2,12 +2,15 @@
  * Opening a SegmentLog's directory: every segment file's header is checked, a sealed segment with a valid
  * persisted index (segment-index-file.ts) is loaded from it, and only the others, the active (last) segment
  * always, are scanned (segment-scan.ts). Damage is reported, a torn tail of the active segment truncated.
+ * A queue's log also wants every segment's entry table (segment-entries.ts): from the index, or built by the
+ * scan (an index without one, as written before entry tables existed, is rebuilt once).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FileHandleCache } from './file-handle-cache.js';
 import { fdatasync, readFull } from './fs-io.js';
 import { Segment } from './segment.js';
+import { SegmentEntries } from './segment-entries.js';
 import {
   checkSegmentHeader,
   headProbeBytes,
@@ -15,7 +18,7 @@ import {
   SEGMENT_HEADER_BYTES,
   v1SegmentError,
 } from './segment-header.js';
-import { readSegmentIndex, segmentIndexFileName } from './segment-index-file.js';
+import { NO_ENTRY_TABLE, readSegmentIndex, segmentIndexFileName } from './segment-index-file.js';
 import { scanSegment } from './segment-scan.js';
 import type { StorageDamage } from './storage-damage.js';
 
@@ -37,6 +40,8 @@ export interface RecoveryContext {
   reportDamage(damage: StorageDamage): void;
   /** A sealed segment has no usable index file: write one (in the background). */
   indexNeeded(seg: Segment, fileSize: number): void;
+  /** Give every segment its entry table (seg.entries). */
+  entryTables: boolean;
   counters: RecoveryCounters;
 }
 
@@ -67,6 +72,8 @@ export async function recoverSegments(ctx: RecoveryContext): Promise<Recovered> 
   let activeFound = false;
   /** A sealed segment whose tail is damaged: its lost offsets end where the next segment begins. */
   let damagedTail: { file: string; fromByte: number; toByte: number; firstOffset: number } | null = null;
+  /** Sealed segments whose index predates entry tables (reported once, not per segment). */
+  let tablesBuilt = 0;
   for (let i = 0; i < names.length; i++) {
     const base = Number(names[i].slice(0, 20));
     const file = path.join(ctx.dir, names[i]);
@@ -80,6 +87,7 @@ export async function recoverSegments(ctx: RecoveryContext): Promise<Recovered> 
     damagedTail = null;
     const indexName = segmentIndexFileName(base);
     const seg = new Segment(base, ctx.files.handle(file, { exists: true, syncDirOnCreate: false }));
+    if (ctx.entryTables) seg.entries = new SegmentEntries(base); // replaced by the index's, or filled by a scan
     let headerDamage: StorageDamage | null = null;
     let headerProblem = '';
     let fileSize: number;
@@ -99,8 +107,9 @@ export async function recoverSegments(ctx: RecoveryContext): Promise<Recovered> 
       }
       seg.size = seg.dataStart;
       if (!isLast && indexes.has(indexName)) {
-        const why = await readSegmentIndex(path.join(ctx.dir, indexName), seg, fileSize);
+        const why = await readSegmentIndex(path.join(ctx.dir, indexName), seg, fileSize, ctx.entryTables);
         if (why === null) fromIndex = true;
+        else if (why === NO_ENTRY_TABLE) tablesBuilt++;
         else ctx.warn(`rebuilding the index of ${file}: ${why}`);
       }
       if (fromIndex) {
@@ -116,6 +125,7 @@ export async function recoverSegments(ctx: RecoveryContext): Promise<Recovered> 
           ctx.warn(`segment ${file} holds no record after a damaged header: recreated at the first append`);
           fresh = new Segment(base, ctx.files.handle(file, { exists: false, syncDirOnCreate: ctx.fsync }));
           fresh.headerPending = true;
+          if (ctx.entryTables) fresh.entries = new SegmentEntries(base);
         } else if (scan.validEnd < fileSize) {
           if (isLast) {
             // Bytes after the last intact record of the active segment: a write torn by the crash.
@@ -162,6 +172,11 @@ export async function recoverSegments(ctx: RecoveryContext): Promise<Recovered> 
     segments.push(seg);
     next = seg.nextOffset;
   }
+  if (tablesBuilt > 0)
+    ctx.warn(
+      `scanned ${tablesBuilt} sealed segment(s) whose index has no entry table (written by an earlier version, ` +
+        'or after damage was found): their indexes are rewritten with one',
+    );
   await removeStrayFiles(ctx.dir, listing, segments);
   return { segments, next, activeFound, dirExists: true };
 }

@@ -37,7 +37,10 @@ export interface SegmentScan {
   holes: DamagedRange[];
 }
 
-/** Scans seg's file (fileSize bytes) from seg.dataStart, noting every intact record in seg and every hole. */
+/**
+ * Scans seg's file (fileSize bytes) from seg.dataStart, noting every intact record in seg (and in its entry
+ * table, if it has one) and every hole.
+ */
 export async function scanSegment(seg: Segment, fd: number, fileSize: number): Promise<SegmentScan> {
   const holes: DamagedRange[] = [];
   let pos = seg.dataStart;
@@ -53,7 +56,9 @@ export async function scanSegment(seg: Segment, fd: number, fileSize: number): P
         damaged = true;
         break;
       }
-      seg.noteRecord(recordOffsetAt(buf, p), pos + p, size, recordTimestampAt(buf, p));
+      const offset = recordOffsetAt(buf, p);
+      seg.entries?.addRecordAt(buf, p, size, offset);
+      seg.noteRecord(offset, pos + p, size, recordTimestampAt(buf, p));
       p += size;
     }
     if (!damaged && p === 0 && got >= 4) {

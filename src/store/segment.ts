@@ -7,6 +7,7 @@
  * clock steps back, so a binary search over it finds where the first record at or after a time can be.
  */
 import type { FileHandle } from './file-handle-cache.js';
+import type { SegmentEntries } from './segment-entries.js';
 import { SEGMENT_HEADER_BYTES } from './segment-header.js';
 
 export const INDEX_INTERVAL_BYTES = 4096;
@@ -41,6 +42,11 @@ export class Segment {
   holes: number[] | null = null;
   /** Per hole: the offsets [firstLost, nextOffset) its bytes held. */
   holeOffsets: number[] | null = null;
+  /**
+   * The entry table of a queue's segment (segment-entries.ts): built while active, persisted with the index
+   * at seal, then dropped; loaded from the index at open until the queue has recovered. null otherwise.
+   */
+  entries: SegmentEntries | null = null;
   /** Size of the data file once sealed (what its index file describes); -1 while active. */
   sealedSize = -1;
   /** The index file is being written; set indexStale to have it written again (new damage found). */

@@ -40,3 +40,46 @@ test('behaves as a sorted list under push, shift, insertSorted and unshift', () 
     { numRuns: 200 },
   );
 });
+
+test('property: pushMany appends like push, across the ring wrapping around and growing', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 0, max: 40 }),
+      fc.array(fc.integer({ min: 0, max: 70 }), { maxLength: 6 }),
+      fc.integer({ min: 0, max: 50 }),
+      (pushed, shifted, runs, reserve) => {
+        const ring = new OffsetRing(16);
+        const model: number[] = [];
+        let next = 0;
+        for (let i = 0; i < pushed; i++) {
+          ring.push(next, next * 2, next % 7);
+          model.push(next++);
+        }
+        for (let i = 0; i < shifted && model.length > 0; i++) {
+          ring.shift();
+          model.shift();
+        }
+        ring.reserve(reserve);
+        for (const n of runs) {
+          const offsets = Float64Array.from({ length: n + 2 }, (_, k) => next + k - 1);
+          ring.pushMany(
+            offsets,
+            offsets.map((o) => o * 2),
+            Uint32Array.from(offsets, (o) => o % 7),
+            1,
+            n + 1,
+          );
+          for (let k = 0; k < n; k++) model.push(next++);
+        }
+        assert.equal(ring.length, model.length);
+        for (let i = 0; i < model.length; i++) assert.equal(ring.offsetAt(i), model[i]);
+        for (const o of model) {
+          assert.deepEqual([ring.peekOffset(), ring.peekExpiry(), ring.peekSize()], [o, o * 2, o % 7]);
+          ring.shift();
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

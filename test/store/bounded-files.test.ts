@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { FileHandleCache } from '../../src/store/file-handle-cache.js';
 import { GroupCommit } from '../../src/store/group-commit.js';
 import { QueueStore } from '../../src/store/queue-store.js';
-import { durable, record, tempDir } from './helpers.js';
+import { durable, record, recoverOffsets, tempDir } from './helpers.js';
 
 function openFds(): number {
   return fs.readdirSync('/proc/self/fd').length;
@@ -140,8 +140,7 @@ test('500 durable stores through a 64-file cache: append, sync, read, reopen sta
   const reopened = await Promise.all(Array.from({ length: STORES }, (_, i) => open(files2, i)));
   await Promise.all(
     reopened.map(async (s) => {
-      const live: number[] = [];
-      await s.recover((offset) => live.push(offset));
+      const live = await recoverOffsets(s);
       assert.deepEqual(
         live,
         Array.from({ length: PER_STORE / 2 }, (_, k) => PER_STORE / 2 + k),

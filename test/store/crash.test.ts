@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GroupCommit } from '../../src/store/group-commit.js';
 import { QueueStore } from '../../src/store/queue-store.js';
-import { durable, record, tempDir } from './helpers.js';
+import { durable, record, recoverEntries, recoverOffsets, tempDir } from './helpers.js';
 
 const writer = path.join(path.dirname(fileURLToPath(import.meta.url)), 'crash-writer.js');
 const CYCLES = 3;
@@ -36,9 +37,21 @@ function writeUntilKilled(dir: string, more: number): Promise<{ first: number; l
 
 async function recoverLive(dir: string): Promise<{ store: QueueStore; live: Set<number> }> {
   const store = await QueueStore.open({ dir, commit: new GroupCommit(), fsync: true, durable: true });
-  const live = new Set<number>();
-  await store.recover((offset) => live.add(offset));
+  const live = new Set(await recoverOffsets(store));
   return { store, live };
+}
+
+/** Recovery from the entry tables, then by a scan of every segment (indexes deleted): they must agree. */
+async function tablesAgreeWithScan(dir: string, cycle: number): Promise<void> {
+  let store = await QueueStore.open({ dir, commit: new GroupCommit(), fsync: true, durable: true });
+  const fromTables = await recoverEntries(store);
+  assert.ok(store.recovery.segmentsFromIndex > 0, `cycle ${cycle}: sealed segments came from their tables`);
+  await store.close();
+  for (const n of fs.readdirSync(dir)) if (n.endsWith('.idx')) fs.unlinkSync(path.join(dir, n));
+  store = await QueueStore.open({ dir, commit: new GroupCommit(), fsync: true, durable: true });
+  assert.deepEqual(await recoverEntries(store), fromTables, `cycle ${cycle}: tables and scan agree`);
+  assert.equal(store.recovery.segmentsFromIndex, 0);
+  await store.close();
 }
 
 test('kill -9 while appending and settling across roll-over: confirmed records survive, offsets never reused', async () => {
@@ -47,6 +60,7 @@ test('kill -9 while appending and settling across roll-over: confirmed records s
   const afterRestart: number[] = [];
   for (let cycle = 0; cycle < CYCLES; cycle++) {
     confirmed.push(await writeUntilKilled(dir, 15_000));
+    await tablesAgreeWithScan(dir, cycle);
     let { store, live } = await recoverLive(dir);
     for (const { first, last } of confirmed) {
       for (let o = first; o <= last; o++) {

@@ -14,7 +14,7 @@ import { GroupCommit } from '../../src/store/group-commit.js';
 import { QueueStore } from '../../src/store/queue-store.js';
 import { SEGMENT_HEADER_BYTES, SegmentFormatError } from '../../src/store/segment-header.js';
 import { upgradeDataDir } from '../../src/store/upgrade-v1.js';
-import { durable, record, tempDir } from './helpers.js';
+import { durable, record, recoverOffsets, tempDir } from './helpers.js';
 
 const commit = new GroupCommit({ fsync: false });
 const QUEUES = ['q-a', 'q-b', 'delayed-x'];
@@ -27,8 +27,7 @@ const openStore = (dir: string) =>
 const expectedLive = (i: number) => Array.from({ length: N }, (_, o) => o).filter((o) => (o + i) % 4 !== 0);
 
 async function recoverAll(store: QueueStore): Promise<number[]> {
-  const live: number[] = [];
-  await store.recover((o) => live.push(o));
+  const live = await recoverOffsets(store);
   for (const o of live) assert.equal((await store.read(o))!.routingKey, `rk.${o}`, `offset ${o} intact`);
   return live;
 }

@@ -146,7 +146,7 @@ describe('data directory lock after kill -9', { skip: process.platform !== 'linu
       const output = await waitForOutput(parent, /holder \d+[\s\S]*locked|locked[\s\S]*holder \d+/);
       const holderPid = Number(/holder (\d+)/.exec(output)?.[1]);
       process.kill(holderPid, 'SIGKILL');
-      for (let i = 0; i < 100 && processState(holderPid) !== 'Z'; i++)
+      for (let i = 0; i < 500 && processState(holderPid) !== 'Z'; i++)
         await new Promise((r) => setTimeout(r, 20));
       assert.equal(processState(holderPid), 'Z', 'the killed holder is a zombie');
       assert.equal((await readFile(join(dir, LOCK_FILE), 'utf8')).trim(), String(holderPid));

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { GroupCommit } from '../../src/store/group-commit.js';
 import { QueueStore } from '../../src/store/queue-store.js';
 import { SettleLog } from '../../src/store/settle-log.js';
-import { durable, record, tempDir } from './helpers.js';
+import { durable, record, recoverEntries, tempDir } from './helpers.js';
 
 const commit = new GroupCommit({ fsync: false });
 
@@ -16,12 +16,12 @@ async function openStore(dir: string, durableStore = true, segmentMaxBytes = 409
 
 async function recovered(store: QueueStore): Promise<number[]> {
   const live: number[] = [];
-  await store.recover((offset, size, expiresAt, priority) => {
+  for (const { offset, size, expiresAt, priority } of await recoverEntries(store)) {
     assert.ok(size > 0);
     assert.equal(expiresAt, 0);
     assert.equal(priority, offset % 10);
     live.push(offset);
-  });
+  }
   return live;
 }
 

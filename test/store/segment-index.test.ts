@@ -8,7 +8,7 @@ import { QueueStore } from '../../src/store/queue-store.js';
 import { segmentIndexFileName } from '../../src/store/segment-index-file.js';
 import { SegmentLog } from '../../src/store/segment-log.js';
 import type { StorageDamage } from '../../src/store/storage-damage.js';
-import { durable, record, tempDir } from './helpers.js';
+import { durable, record, recoverOffsets, tempDir } from './helpers.js';
 
 const commit = new GroupCommit({ fsync: false });
 const N = 400;
@@ -208,8 +208,7 @@ test('a transient (fresh) log writes no index; QueueStore recovery is the same w
       durable: true,
       segmentMaxBytes: 4096,
     });
-    const got: number[] = [];
-    await s.recover((o) => got.push(o));
+    const got = await recoverOffsets(s);
     await s.close();
     return got;
   };

@@ -50,9 +50,12 @@ test('a flipped byte in a sealed and in the active segment loses one message eac
     broker = await startBroker({ dataDir, extraArgs: args, onLogLine: (l) => logLines.push(l) });
     const reader = await connect(broker.url);
     const rch = await openChannel(reader);
+    // Start-up scans only the active segment: its damaged message is gone at once. A sealed segment is not
+    // read at start-up (its entry table lists its messages), so its damaged message counts until it is read.
     const { messageCount } = await rch.checkQueue(QUEUE);
-    assert.equal(messageCount, MESSAGES - 2, 'exactly the two damaged messages are gone');
+    assert.equal(messageCount, MESSAGES - 1, "the active segment's damaged message is gone");
     const got = await collect(rch, QUEUE, MESSAGES - 2, { timeoutMs: 20_000 });
+    assert.equal((await rch.checkQueue(QUEUE)).messageCount, 0, "the sealed segment's one went when read");
     const ids = new Set(got.map((m) => Number(m.properties.messageId)));
     assert.equal(ids.size, MESSAGES - 2);
     const lost = Array.from({ length: MESSAGES }, (_, i) => i).filter((i) => !ids.has(i));
