@@ -13,6 +13,8 @@ import type { StorageDamage } from '../store/storage-damage.js';
 import { StreamStore } from '../store/stream-store.js';
 import type { QueueOptions } from './classic-queue.js';
 import type { GroupInfo } from './consumer-group.js';
+import { exportDefinitions, exportVhostDefinitions } from './definitions-export.js';
+import { type ImportReport, importDefinitions } from './definitions-import.js';
 import { PolicyRegistry } from './policies.js';
 import type { Queue } from './queue.js';
 import type { StreamStart } from './stream-arguments.js';
@@ -170,6 +172,14 @@ export class Broker {
       await q.resetGroup(group, start);
       return true;
     },
+  };
+
+  /** Definitions in RabbitMQ's format: the whole broker or one vhost (definitions-export.ts, -import.ts). */
+  readonly definitions = {
+    export: (vhost?: string) =>
+      vhost === undefined ? exportDefinitions(this) : exportVhostDefinitions(this, vhost),
+    import: (input: unknown, vhost?: string): Promise<ImportReport> =>
+      importDefinitions(this, input, { vhost }),
   };
 
   vhost(name: string): VHost | undefined {
