@@ -176,6 +176,7 @@ export class Broker {
 
   /** Definitions in RabbitMQ's format: the whole broker or one vhost (definitions-export.ts, -import.ts). */
   readonly definitions = {
+    hasVhost: (vhost: string) => this.vhosts.has(vhost),
     export: (vhost?: string) =>
       vhost === undefined ? exportDefinitions(this) : exportVhostDefinitions(this, vhost),
     import: (input: unknown, vhost?: string): Promise<ImportReport> =>

@@ -46,6 +46,12 @@ export class ItemReader {
     return undefined;
   }
 
+  /** A problem whose text already names the item (the queue argument parsers' messages do). */
+  failNamed(text: string): undefined {
+    this.problems.add(text);
+    return undefined;
+  }
+
   has(key: string): boolean {
     return this.item[key] !== undefined;
   }

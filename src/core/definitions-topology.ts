@@ -128,7 +128,7 @@ export function readQueue(
     if (isStreamDeclare(args)) parseStreamArguments(args, describe);
     else parseQueueArguments(args, describe);
   } catch (err) {
-    if (err instanceof BrokerError) return reader.fail(err.text);
+    if (err instanceof BrokerError) return reader.failNamed(err.text);
     throw err;
   }
   return [`${vhost}\u0000${name}`, { vhost, name, type, durable, autoDelete, arguments: args }];

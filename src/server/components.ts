@@ -7,6 +7,7 @@ import { AmqpServer, type AmqpServerOptions } from '../protocols/amqp091/amqp-se
 import type { BrokerConfig } from './config.js';
 import type { HealthStats } from './http-server.js';
 import type { Logger } from './logger.js';
+import type { DefinitionsAdmin } from './management-definitions.js';
 import type { StreamAdmin } from './management-streams.js';
 
 /**
@@ -25,6 +26,8 @@ export interface BrokerHandle {
   onStoreWriteError?(listener: (err: Error) => void): () => void;
   /** Streams' consumer groups for the management API, when the broker has streams. */
   readonly streams?: StreamAdmin;
+  /** Definitions export and import for the management API. */
+  readonly definitions?: DefinitionsAdmin;
   /** Optional figures for GET /health. */
   stats?(): HealthStats | Promise<HealthStats>;
 }

@@ -5,6 +5,7 @@ import { defaultComponents } from './components.js';
 import { type BrokerConfig, redactConfig } from './config.js';
 import { HEALTH_STAT_NAMES, type HealthReport, type HttpServer, startHttpServer } from './http-server.js';
 import type { Logger } from './logger.js';
+import { logDefinitionsWarnings } from './management-definitions.js';
 import { ResourceAlarm } from './resource-alarm.js';
 import { explainDataDirFailure, explainListenFailure } from './startup-error.js';
 
@@ -109,6 +110,7 @@ async function openAll(
                 authenticate: (user, password, address) => broker.authenticate!(user, password, address),
                 vhostExists: (vhost) => broker.vhost?.(vhost) !== undefined,
                 streams: broker.streams,
+                definitions: broker.definitions && logDefinitionsWarnings(broker.definitions, logger),
                 logger,
               }
             : undefined,
