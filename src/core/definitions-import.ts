@@ -126,7 +126,7 @@ function configUserMatches(broker: Broker, u: PlannedUser): boolean {
   if (!existing) return false;
   const passwordSame =
     u.password.kind === 'keep' ||
-    (u.password.kind === 'hash' && broker.users.passwordHashOf(u.name) === u.password.stored);
+    (u.password.kind === 'hash' && broker.users.holdsPasswordHash(u.name, u.password.stored));
   const limitsSame = u.limits === undefined || canonicalJson(u.limits) === canonicalJson(existing.limits);
   return passwordSame && limitsSame && canonicalJson(u.tags) === canonicalJson(existing.tags);
 }
@@ -304,7 +304,7 @@ async function applyUser(broker: Broker, u: PlannedUser): Promise<keyof ImportCo
   const hash = broker.users.passwordHashOf(u.name);
   const passwordSame =
     u.password.kind === 'keep' ||
-    (u.password.kind === 'hash' && hash === u.password.stored) ||
+    (u.password.kind === 'hash' && broker.users.holdsPasswordHash(u.name, u.password.stored)) ||
     (u.password.kind === 'none' && hash === undefined);
   const limitsSame = u.limits === undefined || canonicalJson(u.limits) === canonicalJson(existing?.limits);
   if (existing && passwordSame && limitsSame && canonicalJson(existing.tags) === canonicalJson(u.tags))

@@ -49,6 +49,8 @@ export interface StoredUser {
   passwordHash: string;
   tags: string[];
   limits?: UserLimits;
+  /** The imported RabbitMQ hash a login replaced with passwordHash: importing that file again changes nothing. */
+  upgradedFrom?: string;
 }
 
 /** What a user looks like to admin tools (no hash unless asked for). */
@@ -208,6 +210,12 @@ export class UserRegistry {
   passwordHashOf(name: string): string | undefined {
     const hash = this.users.get(name)?.record.passwordHash;
     return hash === '' ? undefined : hash;
+  }
+
+  /** Whether `hash` is the user's password hash, or the imported one a login upgraded to it (definitions import). */
+  holdsPasswordHash(name: string, hash: string): boolean {
+    const record = this.users.get(name)?.record;
+    return record !== undefined && (record.passwordHash === hash || record.upgradedFrom === hash);
   }
 
   /**
@@ -427,7 +435,7 @@ export class UserRegistry {
     this.verified.set(name, digest);
     // A hash imported from RabbitMQ is replaced by our own at the first login that proves the password.
     if (isLegacyHash(stored) && known.source === 'store' && this.meta && this.users.get(name) === known) {
-      const upgraded = { ...known.record, passwordHash: await hashPassword(password) };
+      const upgraded = { ...known.record, passwordHash: await hashPassword(password), upgradedFrom: stored };
       await this.meta.put(USER_KEY + name, upgraded).then(
         () => this.users.get(name) === known && this.users.set(name, { ...known, record: upgraded }),
         () => {}, // keep the old hash; it still verifies

@@ -131,6 +131,11 @@ export const brokerConfigSchema = z
      */
     users: z.array(userSchema).max(10_000).default([]),
     /**
+     * A definitions file (RabbitMQ's format) imported at every start, before clients are let in, like
+     * RabbitMQ's load_definitions; an import of an unchanged file changes nothing. Empty: none.
+     */
+    definitions: z.string({ error: 'must be a string' }).max(4096).default(''),
+    /**
      * guest/guest (administrator, loopback only) on a new data directory. Unset: on unless "users" is set.
      * false also removes a stored guest at start.
      */
@@ -199,6 +204,13 @@ function option(
 export const CONFIG_OPTIONS: readonly ConfigOption[] = [
   option('dataDir', 'data-dir', 'path', 'string', 'directory for all durable state'),
   option('hosts', 'hosts', 'addresses', 'list', 'comma-separated addresses to listen on'),
+  option(
+    'definitions',
+    'definitions',
+    'path',
+    'string',
+    'definitions file (RabbitMQ format) imported at start',
+  ),
   option('amqpPort', 'amqp-port', 'port', 'integer', 'AMQP listener port, 0 = any free port'),
   option('httpEnabled', 'http', '', 'boolean', 'serve HTTP (GET /health)', {
     envSuffix: 'http-enabled',
@@ -266,6 +278,7 @@ export function flagAttribute(flag: string): string {
 /** Default value of an option, formatted for help text and docs. */
 export function formatDefault(path: string): string {
   const value = getPath(DEFAULT_CONFIG, path);
+  if (value === '') return 'none';
   return Array.isArray(value) ? value.join(',') : String(value);
 }
 
@@ -361,7 +374,12 @@ export function loadConfig(
     }
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
-  return { ...result.data, dataDir: resolvePath(result.data.dataDir) };
+  const { dataDir, definitions } = result.data;
+  return {
+    ...result.data,
+    dataDir: resolvePath(dataDir),
+    definitions: definitions === '' ? '' : resolvePath(definitions),
+  };
 }
 
 // The keys each object in the file may have, by path with array indexes written as '*'.

@@ -18,7 +18,7 @@ export interface DefinitionsAdmin {
   /** The whole broker, or one vhost (undefined when there is no such vhost). */
   export(vhost?: string): { definitions: object; warnings: string[] } | undefined;
   /** Throws DefinitionsError when the file cannot be imported (nothing applied then). */
-  import(input: unknown, vhost?: string): Promise<{ warnings: string[] }>;
+  import(input: unknown, vhost?: string): Promise<{ warnings: string[]; counts?: object }>;
 }
 
 type Fail = (status: 400 | 401 | 404, error: string, reason: string) => Error;

@@ -3,6 +3,7 @@ import type { BoundAddress } from '../net/listen-on-hosts.js';
 import type { AmqpServerHandle, BrokerHandle, ServerComponents } from './components.js';
 import { defaultComponents } from './components.js';
 import { type BrokerConfig, redactConfig } from './config.js';
+import { importDefinitionsAtStart } from './definitions-at-start.js';
 import { HEALTH_STAT_NAMES, type HealthReport, type HttpServer, startHttpServer } from './http-server.js';
 import type { Logger } from './logger.js';
 import { logDefinitionsWarnings } from './management-definitions.js';
@@ -80,6 +81,8 @@ async function openAll(
   let stopping = false;
   let alarm: ResourceAlarm | undefined;
   try {
+    if (config.definitions !== '' && broker.definitions)
+      await importDefinitionsAtStart(broker.definitions, config.definitions, logger);
     amqp = components.createAmqpServer(broker, config, logger);
     const amqpServer = amqp;
     const resourceAlarm = new ResourceAlarm(

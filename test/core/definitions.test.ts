@@ -209,6 +209,17 @@ describe('definitions round trip', () => {
     assert.equal(bob.topicPermissions('shop', 'orders')?.allows('write', 'bob.x'), true);
     assert.equal(bob.topicPermissions('shop', 'orders')?.allows('write', 'alice.x'), false);
     assert.deepEqual(bob.limits(), { 'max-connections': 5, 'max-channels': 20 });
+    assert.match(
+      target.users.passwordHashOf('bob') ?? '',
+      /^scrypt:/,
+      "bob's login upgraded his RabbitMQ hash",
+    );
+    const again = await target.definitions.import(exported(source));
+    assert.deepEqual(
+      again.counts.users,
+      { created: 0, updated: 0, unchanged: 4 },
+      'the upgrade is no change',
+    );
     await source.close();
     await target.close();
   });
