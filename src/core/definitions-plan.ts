@@ -185,16 +185,23 @@ function readTagList(reader: ItemReader, value: unknown): string[] | undefined {
   }
 }
 
-function readVhost(reader: ItemReader): [string, PlannedVhost] | undefined {
+/** The item's name, checked by `validate` (its refusal becomes a problem); problems name the item by it. */
+function readName(reader: ItemReader, kind: 'vhost' | 'user', validate: (name: string) => void) {
   const name = reader.text('name');
   if (name === undefined) return undefined;
-  reader.where = `vhost ${quote(name)}`;
+  reader.where = `${kind} ${quote(name)}`;
   try {
-    validateVhostName(name);
+    validate(name);
   } catch (err) {
-    if (err instanceof VhostAdminError) return reader.fail(err.message);
+    if (err instanceof VhostAdminError || err instanceof UserAdminError) return reader.fail(err.message);
     throw err;
   }
+  return name;
+}
+
+function readVhost(reader: ItemReader): [string, PlannedVhost] | undefined {
+  const name = readName(reader, 'vhost', validateVhostName);
+  if (name === undefined) return undefined;
   // RabbitMQ 3.10 writes description and tags under metadata; the flat form is read too.
   const metadata = reader.raw('metadata');
   const meta = isPlainObject(metadata) ? metadata : {};
@@ -206,15 +213,8 @@ function readVhost(reader: ItemReader): [string, PlannedVhost] | undefined {
 }
 
 function readUser(reader: ItemReader, defaultAlgorithm: string): [string, PlannedUser] | undefined {
-  const name = reader.text('name');
+  const name = readName(reader, 'user', validateUserName);
   if (name === undefined) return undefined;
-  reader.where = `user ${quote(name)}`;
-  try {
-    validateUserName(name);
-  } catch (err) {
-    if (err instanceof UserAdminError) return reader.fail(err.message);
-    throw err;
-  }
   const tags = readTagList(reader, reader.raw('tags'));
   const limits = reader.has('limits')
     ? readLimits(reader.raw('limits'), USER_LIMIT_KEYS, (t) => reader.fail(t))

@@ -7,10 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { runDefinitionsCommand } from '../../src/cli/definitions-command.js';
 import { Broker } from '../../src/core/broker.js';
 import type { DefinitionsJson } from '../../src/core/definitions-format.js';
-import { buildHttpApp } from '../../src/server/http-server.js';
 import { createLogger } from '../../src/server/logger.js';
-import { registerManagementRoutes } from '../../src/server/management-api.js';
-import { openBroker, populate, removeBrokerDirs } from '../core/definitions-helpers.js';
+import { managementApp, openBroker, populate, removeBrokerDirs } from '../core/definitions-helpers.js';
 
 interface Run {
   code: number;
@@ -27,12 +25,7 @@ before(async () => {
   files = await mkdtemp(join(tmpdir(), 'eventter-cli-defs-'));
   broker = await openBroker();
   await populate(broker);
-  app = buildHttpApp({ logger: createLogger('silent'), health: () => ({ status: 'ok', uptimeSeconds: 0 }) });
-  registerManagementRoutes(app, {
-    policies: broker.policies,
-    authenticate: (user, password, address) => broker.authenticate(user, password, address),
-    definitions: broker.definitions,
-  });
+  app = managementApp(broker);
   url = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 

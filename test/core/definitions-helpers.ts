@@ -2,9 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { Broker, type BrokerOptions, defaultBrokerOptions } from '../../src/core/broker.js';
 import type { UserDefinition } from '../../src/core/users.js';
+import { buildHttpApp } from '../../src/server/http-server.js';
 import { createLogger } from '../../src/server/logger.js';
+import { registerManagementRoutes } from '../../src/server/management-api.js';
 
 const logger = createLogger('silent');
 const dirs: string[] = [];
@@ -14,6 +17,18 @@ export async function openBroker(options: Partial<BrokerOptions> = {}): Promise<
   const dataDir = await mkdtemp(join(tmpdir(), 'eventter-defs-'));
   dirs.push(dataDir);
   return Broker.open({ ...defaultBrokerOptions, fsync: false, ...options, dataDir }, logger);
+}
+
+/** The management HTTP API (policies and definitions) of a broker, not yet listening. */
+export function managementApp(broker: Broker): FastifyInstance {
+  const app = buildHttpApp({ logger, health: () => ({ status: 'ok', uptimeSeconds: 0 }) });
+  registerManagementRoutes(app, {
+    policies: broker.policies,
+    authenticate: (user, password, address) => broker.authenticate(user, password, address),
+    vhostExists: (vhost) => broker.vhost(vhost) !== undefined,
+    definitions: broker.definitions,
+  });
+  return app;
 }
 
 export async function removeBrokerDirs(): Promise<void> {

@@ -3,10 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../../src/core/broker.js';
 import type { DefinitionsJson } from '../../src/core/definitions-format.js';
-import { buildHttpApp } from '../../src/server/http-server.js';
-import { createLogger } from '../../src/server/logger.js';
-import { registerManagementRoutes } from '../../src/server/management-api.js';
-import { openBroker, populate, removeBrokerDirs } from '../core/definitions-helpers.js';
+import { managementApp, openBroker, populate, removeBrokerDirs } from '../core/definitions-helpers.js';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -19,13 +16,7 @@ let app: FastifyInstance;
 before(async () => {
   broker = await openBroker();
   await populate(broker);
-  app = buildHttpApp({ logger: createLogger('silent'), health: () => ({ status: 'ok', uptimeSeconds: 0 }) });
-  registerManagementRoutes(app, {
-    policies: broker.policies,
-    authenticate: (user, password, address) => broker.authenticate(user, password, address),
-    vhostExists: (vhost) => broker.vhost(vhost) !== undefined,
-    definitions: broker.definitions,
-  });
+  app = managementApp(broker);
   await app.ready();
 });
 
