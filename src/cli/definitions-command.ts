@@ -47,8 +47,8 @@ async function withDataDir<T>(dataDir: string, use: (broker: Broker) => Promise<
   let broker: Broker;
   try {
     broker = await Broker.open(
-      // No vhosts seeded: the broker's own first start does that, with its configuration.
-      { ...defaultBrokerOptions, dataDir, vhosts: [] },
+      // Neither guest nor vhosts seeded: the broker's own first start does that, with its configuration.
+      { ...defaultBrokerOptions, dataDir, vhosts: [], createDefaultUser: undefined },
       createLogger('warn', pino.destination({ dest: 2, sync: true })),
     );
   } catch (err) {
@@ -185,7 +185,8 @@ Exit codes: 0 done, 1 refused or failed, 2 bad command line. See docs/definition
       const text = `${JSON.stringify(definitions, null, 2)}\n`;
       if (file === undefined || file === '-') io.stdout(text);
       else {
-        await writeFile(file, text);
+        // It holds password hashes: readable by the owner only.
+        await writeFile(file, text, { mode: 0o600 });
         io.stderr(`exported definitions to ${file}\n`);
       }
       const passwordless = passwordlessUsers(definitions);

@@ -33,8 +33,11 @@ export interface BrokerOptions {
   maxOpenFiles: number;
   /** Users from the config file (read-only at run time), laid over the stored ones. */
   users: UserDefinition[];
-  /** Create guest/guest once on a new data directory; false removes a stored guest at start. */
-  createDefaultUser: boolean;
+  /**
+   * Create guest/guest once on a new data directory; false removes a stored guest at start; undefined does
+   * neither (tools on a stopped broker's directory leave that to the broker's own start).
+   */
+  createDefaultUser: boolean | undefined;
   /** Vhosts created the first time this data directory starts (a later delete is not undone by a restart). */
   vhosts: string[];
 }

@@ -141,7 +141,8 @@ export class UserRegistry {
   static async open(
     meta: MetadataStore,
     configUsers: UserDefinition[],
-    options: UserRegistryOptions & { createDefaultUser: boolean },
+    /** undefined: neither creates nor removes guest (tools working on a stopped broker's data directory). */
+    options: UserRegistryOptions & { createDefaultUser: boolean | undefined },
   ): Promise<UserRegistry> {
     const registry = new UserRegistry([], options);
     registry.meta = meta;
@@ -151,7 +152,7 @@ export class UserRegistry {
       await registry.putUser('guest', { password: 'guest', tags: ['administrator'] });
       await registry.setPermissions('guest', '/', FULL_PERMISSIONS);
       await meta.put(seeded, true);
-    } else if (!options.createDefaultUser && registry.users.get('guest')?.source === 'store') {
+    } else if (options.createDefaultUser === false && registry.users.get('guest')?.source === 'store') {
       await registry.deleteUser('guest');
     }
     for (const d of configUsers) registry.addConfigUser(d);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -65,6 +65,7 @@ describe('eventter definitions (against a running broker)', () => {
     assert.equal(toFile.code, 0, toFile.stderr);
     assert.equal(toFile.stdout, '');
     assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), exported(broker));
+    assert.equal((await stat(file)).mode & 0o777, 0o600, 'password hashes: owner only');
     const shop = await cli(['export', '--vhost', 'shop']);
     assert.equal((JSON.parse(shop.stdout) as { queues: unknown[] }).queues.length, 5);
   });
@@ -129,6 +130,19 @@ describe('eventter definitions --data-dir (a stopped broker)', () => {
     const reopened = await Broker.open(target.options, createLogger('silent'));
     assert.ok(reopened.vhost('shop')?.findQueue('orders.eu'), 'a broker started on it has the topology');
     await reopened.close();
+
+    // A new directory gets what the file holds and nothing else: guest and "/" come with the first start.
+    const fresh = join(files, 'fresh');
+    await mkdir(fresh);
+    const only = join(files, 'only.json');
+    await writeFile(only, JSON.stringify({ vhosts: [{ name: 'only' }] }));
+    assert.equal((await cli(['import', '--data-dir', fresh, only])).code, 0);
+    const seeded = JSON.parse((await cli(['export', '--data-dir', fresh])).stdout) as DefinitionsJson;
+    assert.deepEqual(seeded.users, []);
+    assert.deepEqual(
+      seeded.vhosts.map((v) => v.name),
+      ['only'],
+    );
 
     const noVhost = await cli(['export', '--data-dir', dataDir, '--vhost', 'nowhere']);
     assert.equal(noVhost.code, 1);
