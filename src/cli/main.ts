@@ -86,6 +86,22 @@ function buildProgram(): Command {
       process.exitCode = await runPoliciesCommand(process.argv.slice(process.argv.indexOf('policies') + 1));
     });
 
+  // Like bench: the subcommand parses its own arguments (`eventter definitions --help`).
+  program
+    .command('definitions')
+    .description(
+      "export or import the topology in RabbitMQ's definitions format (running broker, or a stopped one's data directory)",
+    )
+    .helpOption(false)
+    .allowUnknownOption(true)
+    .allowExcessArguments(true)
+    .action(async () => {
+      const { runDefinitionsCommand } = await import('./definitions-command.js');
+      process.exitCode = await runDefinitionsCommand(
+        process.argv.slice(process.argv.indexOf('definitions') + 1),
+      );
+    });
+
   // Like bench: the subcommand parses its own arguments (`eventter stream tail --help`).
   program
     .command('stream')

@@ -13,6 +13,8 @@ import type { StorageDamage } from '../store/storage-damage.js';
 import { StreamStore } from '../store/stream-store.js';
 import type { QueueOptions } from './classic-queue.js';
 import type { GroupInfo } from './consumer-group.js';
+import { exportDefinitions, exportVhostDefinitions } from './definitions-export.js';
+import { type ImportReport, importDefinitions } from './definitions-import.js';
 import { PolicyRegistry } from './policies.js';
 import type { Queue } from './queue.js';
 import type { StreamStart } from './stream-arguments.js';
@@ -31,8 +33,11 @@ export interface BrokerOptions {
   maxOpenFiles: number;
   /** Users from the config file (read-only at run time), laid over the stored ones. */
   users: UserDefinition[];
-  /** Create guest/guest once on a new data directory; false removes a stored guest at start. */
-  createDefaultUser: boolean;
+  /**
+   * Create guest/guest once on a new data directory; false removes a stored guest at start; undefined does
+   * neither (tools on a stopped broker's directory leave that to the broker's own start).
+   */
+  createDefaultUser: boolean | undefined;
   /** Vhosts created the first time this data directory starts (a later delete is not undone by a restart). */
   vhosts: string[];
 }
@@ -170,6 +175,15 @@ export class Broker {
       await q.resetGroup(group, start);
       return true;
     },
+  };
+
+  /** Definitions in RabbitMQ's format: the whole broker or one vhost (definitions-export.ts, -import.ts). */
+  readonly definitions = {
+    hasVhost: (vhost: string) => this.vhosts.has(vhost),
+    export: (vhost?: string) =>
+      vhost === undefined ? exportDefinitions(this) : exportVhostDefinitions(this, vhost),
+    import: (input: unknown, vhost?: string): Promise<ImportReport> =>
+      importDefinitions(this, input, { vhost }),
   };
 
   vhost(name: string): VHost | undefined {

@@ -80,12 +80,40 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return safeEqual(await scryptAsync(password, Buffer.from(a, 'base64'), expected.length), expected);
 }
 
+/** The hashing_algorithm name our scrypt hashes are exported under (RabbitMQ has no scrypt). */
+export const EVENTTER_HASHING_ALGORITHM = 'eventter_password_hashing_scrypt';
+
 /** RabbitMQ's exported form of a hash ({password_hash, hashing_algorithm}), where it has one. */
 export function toRabbitHash(stored: string): { password_hash: string; hashing_algorithm: string } {
   const rabbit = RABBIT_SHAPE.exec(stored);
   if (rabbit) return { password_hash: rabbit[2], hashing_algorithm: `rabbit_password_hashing_${rabbit[1]}` };
-  // RabbitMQ has no scrypt: the field keeps our own format and algorithm name for a re-import into EventterMQ.
-  return { password_hash: stored, hashing_algorithm: 'eventter_password_hashing_scrypt' };
+  // The field keeps our own format and algorithm name, for a re-import into EventterMQ.
+  return { password_hash: stored, hashing_algorithm: EVENTTER_HASHING_ALGORITHM };
+}
+
+/**
+ * The stored hash for an exported {password_hash, hashing_algorithm} (toRabbitHash's inverse), or why it
+ * cannot be used: an algorithm we cannot verify, or a hash of the wrong shape.
+ */
+export function fromRabbitHash(
+  passwordHash: string,
+  algorithm: string,
+): { stored: string } | { problem: string } {
+  let stored: string;
+  if (algorithm === EVENTTER_HASHING_ALGORITHM) stored = passwordHash;
+  else if (Object.hasOwn(RABBIT_HASHING_ALGORITHMS, algorithm)) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(passwordHash)) return { problem: 'password_hash is not base64' };
+    stored = `rabbit-${RABBIT_HASHING_ALGORITHMS[algorithm]}:${passwordHash}`;
+  } else {
+    const known = [...Object.keys(RABBIT_HASHING_ALGORITHMS), EVENTTER_HASHING_ALGORITHM].join(', ');
+    return {
+      problem: `hashing algorithm ${JSON.stringify(algorithm)} is not supported (supported: ${known})`,
+    };
+  }
+  const problem = passwordHashProblem(stored);
+  return problem === undefined
+    ? { stored }
+    : { problem: `password_hash is not a valid ${algorithm} hash: ${problem}` };
 }
 
 export function safeEqual(a: Buffer, b: Buffer): boolean {

@@ -49,6 +49,8 @@ export interface StoredUser {
   passwordHash: string;
   tags: string[];
   limits?: UserLimits;
+  /** The imported RabbitMQ hash a login replaced with passwordHash: importing that file again changes nothing. */
+  upgradedFrom?: string;
 }
 
 /** What a user looks like to admin tools (no hash unless asked for). */
@@ -139,7 +141,8 @@ export class UserRegistry {
   static async open(
     meta: MetadataStore,
     configUsers: UserDefinition[],
-    options: UserRegistryOptions & { createDefaultUser: boolean },
+    /** undefined: neither creates nor removes guest (tools working on a stopped broker's data directory). */
+    options: UserRegistryOptions & { createDefaultUser: boolean | undefined },
   ): Promise<UserRegistry> {
     const registry = new UserRegistry([], options);
     registry.meta = meta;
@@ -149,7 +152,7 @@ export class UserRegistry {
       await registry.putUser('guest', { password: 'guest', tags: ['administrator'] });
       await registry.setPermissions('guest', '/', FULL_PERMISSIONS);
       await meta.put(seeded, true);
-    } else if (!options.createDefaultUser && registry.users.get('guest')?.source === 'store') {
+    } else if (options.createDefaultUser === false && registry.users.get('guest')?.source === 'store') {
       await registry.deleteUser('guest');
     }
     for (const d of configUsers) registry.addConfigUser(d);
@@ -208,6 +211,12 @@ export class UserRegistry {
   passwordHashOf(name: string): string | undefined {
     const hash = this.users.get(name)?.record.passwordHash;
     return hash === '' ? undefined : hash;
+  }
+
+  /** Whether `hash` is the user's password hash, or the imported one a login upgraded to it (definitions import). */
+  holdsPasswordHash(name: string, hash: string): boolean {
+    const record = this.users.get(name)?.record;
+    return record !== undefined && (record.passwordHash === hash || record.upgradedFrom === hash);
   }
 
   /**
@@ -427,7 +436,7 @@ export class UserRegistry {
     this.verified.set(name, digest);
     // A hash imported from RabbitMQ is replaced by our own at the first login that proves the password.
     if (isLegacyHash(stored) && known.source === 'store' && this.meta && this.users.get(name) === known) {
-      const upgraded = { ...known.record, passwordHash: await hashPassword(password) };
+      const upgraded = { ...known.record, passwordHash: await hashPassword(password), upgradedFrom: stored };
       await this.meta.put(USER_KEY + name, upgraded).then(
         () => this.users.get(name) === known && this.users.set(name, { ...known, record: upgraded }),
         () => {}, // keep the old hash; it still verifies

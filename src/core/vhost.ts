@@ -79,7 +79,8 @@ export interface QueueDeclareResult {
   consumerCount: number;
 }
 
-const builtinExchanges: Array<[string, ExchangeType]> = [
+/** The exchanges every vhost has from its creation on. */
+export const builtinExchanges: ReadonlyArray<[string, ExchangeType]> = [
   ['amq.direct', 'direct'],
   ['amq.fanout', 'fanout'],
   ['amq.topic', 'topic'],
@@ -162,6 +163,11 @@ export class VHost {
 
   allQueues(): IterableIterator<Queue> {
     return this.queues.values();
+  }
+
+  /** Every exchange, the built-in amq.* ones included (definitions export). */
+  allExchanges(): IterableIterator<Exchange> {
+    return this.exchanges.values();
   }
 
   /** A policy of this vhost changed: recompute every live queue's settings from its arguments and policy. */

@@ -12,6 +12,7 @@ import {
 import type { BrokerConfig } from './config.js';
 import type { HealthStats } from './http-server.js';
 import type { Logger } from './logger.js';
+import type { DefinitionsAdmin } from './management-definitions.js';
 import type { StreamAdmin } from './management-streams.js';
 
 /**
@@ -32,6 +33,8 @@ export interface BrokerHandle {
   onStoreWriteError?(listener: (err: Error) => void): () => void;
   /** Streams' consumer groups for the management API, when the broker has streams. */
   readonly streams?: StreamAdmin;
+  /** Definitions export and import for the management API. */
+  readonly definitions?: DefinitionsAdmin;
   /** Optional figures for GET /health. */
   stats?(): HealthStats | Promise<HealthStats>;
 }

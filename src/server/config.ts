@@ -158,6 +158,11 @@ export const brokerConfigSchema = z
      */
     users: z.array(userSchema).max(10_000).default([]),
     /**
+     * A definitions file (RabbitMQ's format) imported at every start, before clients are let in, like
+     * RabbitMQ's load_definitions; an import of an unchanged file changes nothing. Empty: none.
+     */
+    definitions: z.string({ error: 'must be a string' }).max(4096).default(''),
+    /**
      * guest/guest (administrator, loopback only) on a new data directory. Unset: on unless "users" is set.
      * false also removes a stored guest at start.
      */
@@ -262,6 +267,13 @@ function option(
 export const CONFIG_OPTIONS: readonly ConfigOption[] = [
   option('dataDir', 'data-dir', 'path', 'string', 'directory for all durable state'),
   option('hosts', 'hosts', 'addresses', 'list', 'comma-separated addresses to listen on'),
+  option(
+    'definitions',
+    'definitions',
+    'path',
+    'string',
+    'definitions file (RabbitMQ format) imported at start',
+  ),
   option('amqpPort', 'amqp-port', 'port', 'integer', 'AMQP listener port, 0 = any free port'),
   option('httpEnabled', 'http', '', 'boolean', 'serve HTTP (GET /health)', {
     envSuffix: 'http-enabled',
@@ -376,7 +388,7 @@ export function flagAttribute(flag: string): string {
 /** Default value of an option, formatted for help text and docs ('none' for options unset by default). */
 export function formatDefault(path: string): string {
   const value = getPath(DEFAULT_CONFIG, path);
-  if (value === undefined) return 'none';
+  if (value === undefined || value === '') return 'none';
   return Array.isArray(value) ? value.join(',') : String(value);
 }
 
@@ -472,11 +484,12 @@ export function loadConfig(
     }
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
-  const { tls } = result.data;
+  const { tls, dataDir, definitions } = result.data;
   const resolveFile = (path: string | undefined) => (path === undefined ? undefined : resolvePath(path));
   return {
     ...result.data,
-    dataDir: resolvePath(result.data.dataDir),
+    dataDir: resolvePath(dataDir),
+    definitions: definitions === '' ? '' : resolvePath(definitions),
     tls: {
       ...tls,
       certFile: resolveFile(tls.certFile),

@@ -7,7 +7,7 @@
  *   PUT    /api/policies/:vhost/:name     {pattern, definition, priority?, "apply-to"?}: 201 created, 204 updated
  *   DELETE /api/policies/:vhost/:name     204
  *
- * Streams' consumer groups: see management-streams.ts.
+ * Streams' consumer groups: see management-streams.ts. Definitions: management-definitions.ts.
  *
  * Every request needs HTTP basic auth (401 otherwise) by a user with access to the vhost (403 otherwise).
  * Errors are JSON `{error, reason}`, as RabbitMQ's management API answers them.
@@ -17,6 +17,7 @@ import type { PolicyRegistry } from '../core/policies.js';
 import { type Policy, PolicyValidationError, validatePolicy } from '../core/policy-definition.js';
 import type { Principal } from '../core/users.js';
 import type { Logger } from './logger.js';
+import { type DefinitionsAdmin, registerDefinitionsRoutes } from './management-definitions.js';
 import { registerStreamRoutes, type StreamAdmin } from './management-streams.js';
 
 /** A logged-in user: access to a vhost means having permissions there, as in RabbitMQ. */
@@ -35,6 +36,8 @@ export interface ManagementDeps {
   logger?: Pick<Logger, 'error'>;
   /** Serves the streams' consumer-group routes when given. */
   streams?: StreamAdmin;
+  /** Serves definitions export and import (management-definitions.ts) when given. */
+  definitions?: DefinitionsAdmin;
 }
 
 /** A policy as the RabbitMQ management API shows it. */
@@ -231,6 +234,10 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementD
         (status, error, reason) => new ApiError(status, error, reason),
         routeOptions,
       );
+    }
+
+    if (deps.definitions) {
+      registerDefinitionsRoutes(scope, deps.definitions, userOf, (s, e, r) => new ApiError(s, e, r));
     }
 
     scope.delete<{ Params: { vhost: string; name: string } }>(

@@ -4,8 +4,10 @@ import type { BoundAddress } from '../net/listen-on-hosts.js';
 import type { AmqpServerHandle, BrokerHandle, ServerComponents } from './components.js';
 import { defaultComponents } from './components.js';
 import { type BrokerConfig, redactConfig } from './config.js';
+import { importDefinitionsAtStart } from './definitions-at-start.js';
 import { HEALTH_STAT_NAMES, type HealthReport, type HttpServer, startHttpServer } from './http-server.js';
 import type { Logger } from './logger.js';
+import { logDefinitionsWarnings } from './management-definitions.js';
 import { ResourceAlarm } from './resource-alarm.js';
 import { explainDataDirFailure, explainListenFailure } from './startup-error.js';
 import { loadTlsAtStart, TlsReloader, tlsFilesOf } from './tls-setup.js';
@@ -95,6 +97,8 @@ async function openAll(
   let stopping = false;
   let alarm: ResourceAlarm | undefined;
   try {
+    if (config.definitions !== '' && broker.definitions)
+      await importDefinitionsAtStart(broker.definitions, config.definitions, logger);
     amqp = components.createAmqpServer(broker, config, logger);
     const amqpServer = amqp;
     const resourceAlarm = new ResourceAlarm(
@@ -140,6 +144,7 @@ async function openAll(
                 authenticate: (user, password, address) => broker.authenticate!(user, password, address),
                 vhostExists: (vhost) => broker.vhost?.(vhost) !== undefined,
                 streams: broker.streams,
+                definitions: broker.definitions && logDefinitionsWarnings(broker.definitions, logger),
                 logger,
               }
             : undefined,

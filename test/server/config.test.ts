@@ -374,7 +374,8 @@ describe('loadConfig TLS', () => {
 });
 
 /** The only options without a default: TLS is off until a certificate is configured. */
-const TLS_FILE_PATHS = ['tls.certFile', 'tls.keyFile', 'tls.keyPassphrase', 'tls.caFile'];
+/** Options with no value unless set: the TLS files and a definitions file to import at start. */
+const UNSET_BY_DEFAULT = ['tls.certFile', 'tls.keyFile', 'tls.keyPassphrase', 'tls.caFile', 'definitions'];
 
 describe('CONFIG_OPTIONS', () => {
   it('maps every option to a distinct flag, env var and an existing default', () => {
@@ -386,7 +387,7 @@ describe('CONFIG_OPTIONS', () => {
     assert.equal(attributes.size, CONFIG_OPTIONS.length);
     for (const opt of CONFIG_OPTIONS) {
       assert.match(opt.env, /^EVENTTER_[A-Z0-9_]+$/);
-      const unsetByDefault = TLS_FILE_PATHS.includes(opt.path);
+      const unsetByDefault = UNSET_BY_DEFAULT.includes(opt.path);
       assert.equal(
         formatDefault(opt.path) === 'none',
         unsetByDefault,
@@ -401,7 +402,7 @@ describe('CONFIG_OPTIONS', () => {
       ...Object.keys(DEFAULT_CONFIG).filter((key) => !['limits', 'users', 'vhosts', 'tls'].includes(key)),
       ...Object.keys(DEFAULT_CONFIG.limits).map((key) => `limits.${key}`),
       ...Object.keys(DEFAULT_CONFIG.tls).map((key) => `tls.${key}`),
-      ...TLS_FILE_PATHS,
+      ...UNSET_BY_DEFAULT,
     ];
     for (const path of scalarPaths) assert.ok(paths.has(path), `no flag for ${path}`);
   });
