@@ -1,7 +1,7 @@
 import type { AuditActor, AuditTrail } from './audit.js';
+import type { PermissionPatterns, TopicPatterns } from './permission-table.js';
 import type { PolicyRegistry } from './policies.js';
 import type { Policy } from './policy-definition.js';
-import type { PermissionPatterns, TopicPatterns } from './permission-table.js';
 import { UserAdminError, validateTags } from './user-validation.js';
 import type { UserLimits, UserRegistry } from './users.js';
 import type { VhostInfo, VhostLimits } from './vhost-info.js';

@@ -21,8 +21,7 @@ export function validateUserName(name: string): void {
     throw new UserAdminError('a user name must not be empty');
   if (name.length > MAX_USER_NAME_LENGTH)
     throw new UserAdminError(`a user name must be at most ${MAX_USER_NAME_LENGTH} characters`);
-  if (hasControlCharacter(name))
-    throw new UserAdminError('a user name must not contain control characters');
+  if (hasControlCharacter(name)) throw new UserAdminError('a user name must not contain control characters');
 }
 
 /** RabbitMQ accepts any tags (only some mean something): trims, drops empties and duplicates. */

@@ -1,6 +1,6 @@
 import { setMaxFieldTableDepth } from '../codec/field-table.js';
-import { Broker, type BrokerOptions } from '../core/broker.js';
 import type { Administration } from '../core/administration.js';
+import { Broker, type BrokerOptions } from '../core/broker.js';
 import type { User } from '../core/users.js';
 import type { BoundAddress } from '../net/listen-on-hosts.js';
 import { AmqpServer, type AmqpServerOptions } from '../protocols/amqp091/amqp-server.js';

@@ -32,6 +32,7 @@ export interface RequestOptions {
 
 export interface Reply {
   status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests probe the API's JSON replies field by field
   json: any;
   text: string;
   headers: Record<string, unknown>;
