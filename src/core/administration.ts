@@ -94,18 +94,10 @@ export class Administration {
   }
 
   async setUserLimit(actor: AuditActor, user: string, limit: string, value: unknown): Promise<void> {
-    const limits = { ...this.requireUser(user).limits };
-    const bound = limitValue(limit, value, USER_LIMIT_NAMES, 'user');
-    if (bound === undefined && !(limit in limits)) return; // nothing to clear
-    if (bound === undefined) delete limits[limit as keyof UserLimits];
-    else limits[limit as keyof UserLimits] = bound;
-    await this.users.putUser(user, { limits });
-    await this.audit.record(actor, {
-      event: bound === undefined ? 'user-limit.cleared' : 'user-limit.set',
-      user,
-      limit,
-      details: bound === undefined ? undefined : { value: bound },
-    });
+    const current: Record<string, number | undefined> = { ...this.requireUser(user).limits };
+    await this.changeLimit(actor, { user }, current, limit, value, (limits) =>
+      this.users.putUser(user, { limits }),
+    );
   }
 
   async clearUserLimit(actor: AuditActor, user: string, limit: string): Promise<void> {
@@ -217,18 +209,10 @@ export class Administration {
   }
 
   async setVhostLimit(actor: AuditActor, vhost: string, limit: string, value: unknown): Promise<void> {
-    const limits = { ...this.requireVhost(vhost).limits };
-    const bound = limitValue(limit, value, VHOST_LIMIT_NAMES, 'vhost');
-    if (bound === undefined && !(limit in limits)) return; // nothing to clear
-    if (bound === undefined) delete limits[limit as keyof VhostLimits];
-    else limits[limit as keyof VhostLimits] = bound;
-    await this.vhosts.putVhost(vhost, { limits });
-    await this.audit.record(actor, {
-      event: bound === undefined ? 'vhost-limit.cleared' : 'vhost-limit.set',
-      vhost,
-      limit,
-      details: bound === undefined ? undefined : { value: bound },
-    });
+    const current: Record<string, number | undefined> = { ...this.requireVhost(vhost).limits };
+    await this.changeLimit(actor, { vhost }, current, limit, value, (limits) =>
+      this.vhosts.putVhost(vhost, { limits }),
+    );
   }
 
   async clearVhostLimit(actor: AuditActor, vhost: string, limit: string): Promise<void> {
@@ -260,6 +244,30 @@ export class Administration {
     if (!(await this.policies.clear(vhost, name))) return false;
     await this.audit.record(actor, { event: 'policy.cleared', vhost, policy: name });
     return true;
+  }
+
+  /** Sets (or with a negative value removes) one limit of a user or a vhost, and records it. */
+  private async changeLimit(
+    actor: AuditActor,
+    subject: { user: string } | { vhost: string },
+    current: Readonly<Record<string, number | undefined>>,
+    limit: string,
+    value: unknown,
+    store: (limits: Record<string, number>) => Promise<unknown>,
+  ): Promise<void> {
+    const kind = 'user' in subject ? 'user' : 'vhost';
+    const bound = limitValue(limit, value, kind === 'user' ? USER_LIMIT_NAMES : VHOST_LIMIT_NAMES, kind);
+    const limits: Record<string, number> = {};
+    for (const [k, v] of Object.entries(current)) if (v !== undefined && k !== limit) limits[k] = v;
+    if (bound === undefined && current[limit] === undefined) return; // nothing to clear
+    if (bound !== undefined) limits[limit] = bound;
+    await store(limits);
+    await this.audit.record(actor, {
+      event: bound === undefined ? `${kind}-limit.cleared` : `${kind}-limit.set`,
+      ...subject,
+      limit,
+      details: bound === undefined ? undefined : { value: bound },
+    });
   }
 
   // --- lookups that refuse ---------------------------------------------------------------------------------

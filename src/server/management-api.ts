@@ -3,9 +3,10 @@
  * work unchanged:
  *
  *   policies                         management-policies.ts
- *   users, whoami, user limits       management-users.ts
+ *   users, whoami                    management-users.ts
  *   permissions, topic permissions   management-permissions.ts
- *   vhosts, vhost limits             management-vhosts.ts
+ *   vhosts                           management-vhosts.ts
+ *   user and vhost limits            management-limits.ts
  *   streams' consumer groups         management-streams.ts (EventterMQ's own)
  *
  * Every request needs HTTP basic auth (401 otherwise) by a user with a management tag, and the tag or vhost
@@ -26,6 +27,7 @@ import {
   type ManagementUser,
   routeContext,
 } from './management-context.js';
+import { registerLimitRoutes } from './management-limits.js';
 import { registerPermissionRoutes } from './management-permissions.js';
 import { registerPolicyRoutes } from './management-policies.js';
 import { registerStreamRoutes } from './management-streams.js';
@@ -135,6 +137,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementD
     registerUserRoutes(scope, ctx);
     registerPermissionRoutes(scope, ctx);
     registerVhostRoutes(scope, ctx);
+    registerLimitRoutes(scope, ctx);
     if (deps.streams) {
       registerStreamRoutes(
         scope,

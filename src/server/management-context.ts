@@ -10,7 +10,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { Administration } from '../core/administration.js';
 import type { AuditActor } from '../core/audit.js';
-import type { Principal } from '../core/users.js';
+import type { Principal, UserInfo } from '../core/users.js';
+import type { VhostInfo } from '../core/vhost-info.js';
 import type { Logger } from './logger.js';
 import type { StreamAdmin } from './management-streams.js';
 
@@ -152,4 +153,18 @@ export function limitValueFromBody(body: unknown): unknown {
   const fields = objectBody(body, 'value');
   if (fields.value === undefined) throw badRequest('value is required');
   return fields.value;
+}
+
+/** The user, or 404. */
+export function knownUser(admin: Administration, name: string): UserInfo {
+  const info = admin.users.getUser(name);
+  if (!info) throw notFound(`no user '${name}'`);
+  return info;
+}
+
+/** The vhost, or 404. */
+export function knownVhost(admin: Administration, name: string): VhostInfo {
+  const info = admin.vhosts.vhostInfo(name);
+  if (!info) throw notFound(`no vhost '${name}'`);
+  return info;
 }

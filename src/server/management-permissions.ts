@@ -18,7 +18,15 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { PermissionEntry, TopicPermissionEntry } from '../core/users.js';
-import { badRequest, notFound, objectBody, type RouteContext, stringField } from './management-context.js';
+import {
+  badRequest,
+  knownUser,
+  knownVhost,
+  notFound,
+  objectBody,
+  type RouteContext,
+  stringField,
+} from './management-context.js';
 
 export function permissionJson(e: PermissionEntry) {
   return { user: e.user, vhost: e.vhost, configure: e.configure, write: e.write, read: e.read };
@@ -35,11 +43,8 @@ export function registerPermissionRoutes(scope: FastifyInstance, ctx: RouteConte
   type Vhost = { Params: { vhost: string } };
   /** Both must exist, or 404. */
   const knownPair = (vhost: string, user: string): void => {
-    if (!admin.vhosts.vhostInfo(vhost)) throw notFound(`no vhost '${vhost}'`);
-    if (!admin.users.getUser(user)) throw notFound(`no user '${user}'`);
-  };
-  const knownVhost = (vhost: string): void => {
-    if (!admin.vhosts.vhostInfo(vhost)) throw notFound(`no vhost '${vhost}'`);
+    knownVhost(admin, vhost);
+    knownUser(admin, user);
   };
 
   scope.get('/api/permissions', options, async (request) => {
@@ -82,7 +87,7 @@ export function registerPermissionRoutes(scope: FastifyInstance, ctx: RouteConte
 
   scope.get<Vhost>('/api/vhosts/:vhost/permissions', options, async (request) => {
     ctx.requireAdministrator(request);
-    knownVhost(request.params.vhost);
+    knownVhost(admin, request.params.vhost);
     return admin.users.listPermissions({ vhost: request.params.vhost }).map(permissionJson);
   });
 
@@ -130,7 +135,7 @@ export function registerPermissionRoutes(scope: FastifyInstance, ctx: RouteConte
 
   scope.get<Vhost>('/api/vhosts/:vhost/topic-permissions', options, async (request) => {
     ctx.requireAdministrator(request);
-    knownVhost(request.params.vhost);
+    knownVhost(admin, request.params.vhost);
     return admin.users.listTopicPermissions({ vhost: request.params.vhost }).map(topicPermissionJson);
   });
 }

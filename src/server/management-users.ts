@@ -9,10 +9,8 @@
  *   DELETE /api/users/:name                   204, with the user's permissions
  *   GET    /api/users/:name/permissions       the user's permissions in every vhost
  *   GET    /api/users/:name/topic-permissions the user's topic permissions
- *   GET    /api/user-limits                   [{user, value: {max-connections?, max-channels?}}] (others: own)
- *   GET    /api/user-limits/:user             one user's limits (administrator, or the user)
- *   PUT    /api/user-limits/:user/:name       {value: N} (negative = no limit): 204
- *   DELETE /api/user-limits/:user/:name       204
+ *
+ * User limits: management-limits.ts.
  *
  * Plain passwords are never shown: password_hash is the stored hash (RabbitMQ's own form for hashes
  * imported from RabbitMQ, `scrypt:…` with hashing_algorithm eventter_password_hashing_scrypt otherwise).
@@ -26,8 +24,7 @@ import { storedHashFromRabbit } from '../core/rabbit-password-import.js';
 import type { UserInfo } from '../core/users.js';
 import {
   badRequest,
-  isAdministrator,
-  limitValueFromBody,
+  knownUser,
   notFound,
   objectBody,
   type RouteContext,
@@ -78,14 +75,7 @@ export function registerUserRoutes(scope: FastifyInstance, ctx: RouteContext): v
     tags: info.tags,
     limits: info.limits,
   });
-  const knownUser = (name: string): UserInfo => {
-    const info = admin.users.getUser(name);
-    if (!info) throw notFound(`no user '${name}'`);
-    return info;
-  };
-  const limitsJson = (info: UserInfo) => ({ user: info.name, value: info.limits });
   type Name = { Params: { name: string } };
-  type Limit = { Params: { user: string; name: string } };
 
   scope.get('/api/whoami', options, async (request) => {
     const user = ctx.userOf(request);
@@ -108,7 +98,7 @@ export function registerUserRoutes(scope: FastifyInstance, ctx: RouteContext): v
 
   scope.get<Name>('/api/users/:name', options, async (request) => {
     ctx.requireAdministrator(request);
-    return userJson(knownUser(request.params.name));
+    return userJson(knownUser(admin, request.params.name));
   });
 
   scope.put<Name>('/api/users/:name', options, async (request, reply) => {
@@ -127,44 +117,13 @@ export function registerUserRoutes(scope: FastifyInstance, ctx: RouteContext): v
 
   scope.get<Name>('/api/users/:name/permissions', options, async (request) => {
     ctx.requireAdministrator(request);
-    const { name } = knownUser(request.params.name);
+    const { name } = knownUser(admin, request.params.name);
     return admin.users.listPermissions({ user: name }).map(permissionJson);
   });
 
   scope.get<Name>('/api/users/:name/topic-permissions', options, async (request) => {
     ctx.requireAdministrator(request);
-    const { name } = knownUser(request.params.name);
+    const { name } = knownUser(admin, request.params.name);
     return admin.users.listTopicPermissions({ user: name }).map(topicPermissionJson);
-  });
-
-  scope.get('/api/user-limits', options, async (request) => {
-    const user = ctx.userOf(request);
-    return admin.users
-      .listUsers()
-      .filter((u) => Object.keys(u.limits).length > 0)
-      .filter((u) => isAdministrator(user) || u.name === user.name)
-      .map(limitsJson);
-  });
-
-  scope.get<{ Params: { user: string } }>('/api/user-limits/:user', options, async (request) => {
-    if (ctx.userOf(request).name !== request.params.user) ctx.requireAdministrator(request);
-    const info = knownUser(request.params.user);
-    return Object.keys(info.limits).length > 0 ? [limitsJson(info)] : [];
-  });
-
-  scope.put<Limit>('/api/user-limits/:user/:name', options, async (request, reply) => {
-    ctx.requireAdministrator(request);
-    const { user, name } = request.params;
-    knownUser(user);
-    await admin.setUserLimit(ctx.actorOf(request), user, name, limitValueFromBody(request.body));
-    return reply.code(204).send();
-  });
-
-  scope.delete<Limit>('/api/user-limits/:user/:name', options, async (request, reply) => {
-    ctx.requireAdministrator(request);
-    const { user, name } = request.params;
-    knownUser(user);
-    await admin.clearUserLimit(ctx.actorOf(request), user, name);
-    return reply.code(204).send();
   });
 }
