@@ -4,7 +4,7 @@
  * management API's shapes, so `--json` prints the same in both modes.
  */
 import { toRabbitHash } from '../core/password-hash.js';
-import { CommandFailed, EXIT_FAILED, type ManagementClient, segment } from './management-client.js';
+import { CommandFailed, type ManagementClient, segment } from './management-client.js';
 
 export interface UserRow {
   name: string;
@@ -137,7 +137,7 @@ export class HttpAdminBackend implements AdminBackend {
 
   async close(): Promise<void> {}
 
-  /** DELETE; false on 404 with the reason the broker gave kept for unknown users or vhosts. */
+  /** DELETE; false on 404, except when the reason is an unknown user or vhost named in the path. */
   private async deleteFound(path: string): Promise<boolean> {
     try {
       await this.client.request('DELETE', path);
@@ -151,9 +151,4 @@ export class HttpAdminBackend implements AdminBackend {
       throw err;
     }
   }
-}
-
-/** For offline errors that are the user's to fix (unknown names): exit 1 like a broker's refusal. */
-export function failed(message: string): CommandFailed {
-  return new CommandFailed(message, EXIT_FAILED);
 }

@@ -40,8 +40,6 @@ export interface AdminContext {
   /** Prints rows as JSON (--json) or as a table; `empty` when there are none. */
   print<T>(rows: T[], json: boolean | undefined, table: Table<T>): void;
   readPassword(label: string): Promise<string>;
-  /** True when the command works on a data directory (no HTTP). */
-  offline(): boolean;
 }
 
 export interface Table<T> {
@@ -93,9 +91,8 @@ export function runAdminCommand(
         .showHelpAfterError()
         .option('--data-dir <dir>', "work on a stopped broker's data directory instead", notAnOption),
     ).addHelpText('after', MODES_HELP);
-    const dataDir = () => program.opts<{ dataDir?: string }>().dataDir;
     const backend = (): AdminBackend => {
-      const dir = dataDir();
+      const dir = program.opts<{ dataDir?: string }>().dataDir;
       if (dir === undefined)
         return new HttpAdminBackend(new ManagementClient(connectionFrom(program, io.env), io.fetch));
       if (program.opts<{ url?: string }>().url !== undefined) {
@@ -105,7 +102,6 @@ export function runAdminCommand(
     };
     const ctx: AdminContext = {
       io,
-      offline: () => dataDir() !== undefined,
       run: (action) =>
         runner(async () => {
           const chosen = backend();
