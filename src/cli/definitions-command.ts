@@ -5,8 +5,10 @@
  * Exit codes: 0 done, 1 refused (bad file, broker refused or unreachable, directory in use), 2 bad command line.
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
+import { LOCAL_DATA_DIR } from '../core/audit.js';
 import { Broker, defaultBrokerOptions } from '../core/broker.js';
 import { DEFINITIONS_MAX_BYTES, DefinitionsError, parseDefinitionsText } from '../core/definitions-format.js';
 import type { ImportCounts, ImportReport } from '../core/definitions-import.js';
@@ -14,13 +16,17 @@ import { createLogger } from '../server/logger.js';
 import { DataDirFormatError } from '../store/data-dir-format.js';
 import { DataDirInUseError } from '../store/data-dir-lock.js';
 import {
+  type ActionRunner,
   addConnectionOptions,
   CommandFailed,
   type CommandIo,
+  connectionFrom,
   EXIT_FAILED,
   EXIT_USAGE,
   ManagementClient,
-  runAdminCommand,
+  type ResolvedIo,
+  resolveIo,
+  runProgram,
 } from './management-client.js';
 
 /** An export can outgrow the import bound a little (pretty-printing, many small items); still bounded. */
@@ -47,8 +53,9 @@ async function withDataDir<T>(dataDir: string, use: (broker: Broker) => Promise<
   let broker: Broker;
   try {
     broker = await Broker.open(
-      // Neither guest nor vhosts seeded: the broker's own first start does that, with its configuration.
-      { ...defaultBrokerOptions, dataDir, vhosts: [], createDefaultUser: undefined },
+      // Neither guest nor vhosts seeded (the broker's own first start does that, with its configuration);
+      // the import's audit event waits in the outbox for the broker's next start.
+      { ...defaultBrokerOptions, dataDir, vhosts: [], createDefaultUser: undefined, offlineAdmin: true },
       createLogger('warn', pino.destination({ dest: 2, sync: true })),
     );
   } catch (err) {
@@ -121,7 +128,7 @@ function passwordlessUsers(definitions: unknown): string[] {
     .map((u) => String((u as { name?: unknown }).name));
 }
 
-function buildProgram(io: Required<CommandIo>, run: (action: () => Promise<void>) => Promise<void>): Command {
+function buildProgram(io: ResolvedIo, run: ActionRunner): Command {
   const program = new Command('eventter definitions')
     .description(
       "export and import a broker's topology (vhosts, users, permissions, limits, policies, exchanges, queues, bindings) in RabbitMQ's definitions format",
@@ -143,7 +150,8 @@ An import reads and checks the whole file (and it against the broker) before cha
 refused file changes nothing, and every problem is listed. Importing the same file again changes nothing.
 Exit codes: 0 done, 1 refused or failed, 2 bad command line. See docs/definitions.md.`,
     );
-  const connection = addConnectionOptions(program, io.env);
+  addConnectionOptions(program);
+  const connection = () => connectionFrom(program, io.env);
   const targetOptions = (command: Command) =>
     command
       .addOption(new Option('--vhost <vhost>', "one vhost's part only (RabbitMQ's per-vhost definitions)"))
@@ -212,14 +220,17 @@ Exit codes: 0 done, 1 refused or failed, 2 bad command line. See docs/definition
       try {
         const parsed = parseDefinitionsText(text);
         if (opts.dataDir === undefined) {
-          await client().request('POST', definitionsPath(opts.vhost), text);
+          await client().request('POST', definitionsPath(opts.vhost), parsed);
           io.stdout(`imported definitions from ${file}\n`);
           return;
         }
         const report = await withDataDir(opts.dataDir, async (broker) => {
           if (opts.vhost !== undefined && !broker.definitions.hasVhost(opts.vhost))
             throw new CommandFailed(`no vhost '${opts.vhost}' in ${opts.dataDir}`, EXIT_FAILED);
-          return broker.definitions.import(parsed, opts.vhost);
+          return broker.definitions.import(parsed, opts.vhost, {
+            user: userInfo().username,
+            from: LOCAL_DATA_DIR,
+          });
         });
         for (const warning of report.warnings) io.stderr(`warning: ${warning}\n`);
         io.stdout(`imported definitions from ${file}:\n${formatImportReport(report)}`);
@@ -235,5 +246,6 @@ Exit codes: 0 done, 1 refused or failed, 2 bad command line. See docs/definition
 
 /** Runs `eventter definitions <argv...>`; resolves to the process exit code. Never throws for user errors. */
 export function runDefinitionsCommand(argv: string[], io: CommandIo = {}): Promise<number> {
-  return runAdminCommand('definitions', argv, io, buildProgram);
+  const resolved = resolveIo(io);
+  return runProgram('eventter definitions', argv, resolved, (run) => buildProgram(resolved, run));
 }

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import type { ReadStream } from 'node:tty';
 import { Command, InvalidArgumentError } from 'commander';
 import { hashPassword } from '../core/password-hash.js';
 import {
@@ -16,7 +15,7 @@ import {
 import { createLogger } from '../server/logger.js';
 import { startServer } from '../server/server.js';
 import { StartupError } from '../server/startup-error.js';
-import { PromptInterrupted, readFirstLine, readHiddenLine } from './read-password.js';
+import { PasswordsDiffer, PromptInterrupted, readNewPassword } from './read-password.js';
 
 // Exit codes (README, docs/configuration.md): 0 stopped cleanly; 1 could not start (data directory in use
 // or unusable, port taken) or failed while running; 2 bad configuration or command line.
@@ -62,57 +61,49 @@ function buildProgram(): Command {
   }
   server.action(runServer);
 
-  // The load generator parses its own options (`eventter bench --help`); commander only routes to it.
-  program
-    .command('bench')
-    .description('measure an AMQP 0-9-1 broker (EventterMQ or any other): throughput, latency, backlog')
-    .helpOption(false)
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(async () => {
-      const { runBenchCommand } = await import('../bench/bench-command.js');
-      process.exitCode = await runBenchCommand(process.argv.slice(process.argv.indexOf('bench') + 1));
-    });
-
-  // Like bench: the subcommand parses its own arguments (`eventter policies --help`).
-  program
-    .command('policies')
-    .description('manage policies of a running broker through its HTTP API: set, list, clear')
-    .helpOption(false)
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(async () => {
-      const { runPoliciesCommand } = await import('./policies-command.js');
-      process.exitCode = await runPoliciesCommand(process.argv.slice(process.argv.indexOf('policies') + 1));
-    });
-
-  // Like bench: the subcommand parses its own arguments (`eventter definitions --help`).
-  program
-    .command('definitions')
-    .description(
-      "export or import the topology in RabbitMQ's definitions format (running broker, or a stopped one's data directory)",
-    )
-    .helpOption(false)
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(async () => {
-      const { runDefinitionsCommand } = await import('./definitions-command.js');
-      process.exitCode = await runDefinitionsCommand(
-        process.argv.slice(process.argv.indexOf('definitions') + 1),
-      );
-    });
-
-  // Like bench: the subcommand parses its own arguments (`eventter stream tail --help`).
-  program
-    .command('stream')
-    .description('read streams of a running broker: tail (print messages from an offset or a time)')
-    .helpOption(false)
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(async () => {
-      const { runStreamCommand } = await import('./stream-command.js');
-      process.exitCode = await runStreamCommand(process.argv.slice(process.argv.indexOf('stream') + 1));
-    });
+  // These parse their own arguments (`eventter bench --help`, `eventter users add --help`).
+  delegate(
+    program,
+    'bench',
+    'measure an AMQP 0-9-1 broker (EventterMQ or any other): throughput, latency, backlog',
+    async (argv) => (await import('../bench/bench-command.js')).runBenchCommand(argv),
+  );
+  delegate(
+    program,
+    'policies',
+    'manage policies of a running broker through its HTTP API: set, list, clear',
+    async (argv) => (await import('./policies-command.js')).runPoliciesCommand(argv),
+  );
+  delegate(
+    program,
+    'definitions',
+    "export or import the topology in RabbitMQ's definitions format (running broker, or --data-dir)",
+    async (argv) => (await import('./definitions-command.js')).runDefinitionsCommand(argv),
+  );
+  delegate(
+    program,
+    'users',
+    'manage users (running broker, or --data-dir): list, add, delete, passwd, tags',
+    async (argv) => (await import('./users-command.js')).runUsersCommand(argv),
+  );
+  delegate(
+    program,
+    'permissions',
+    'manage permissions and topic permissions (running broker, or --data-dir): list, set, clear, ...-topic',
+    async (argv) => (await import('./permissions-command.js')).runPermissionsCommand(argv),
+  );
+  delegate(
+    program,
+    'vhosts',
+    'manage virtual hosts (running broker, or --data-dir): list, add, delete',
+    async (argv) => (await import('./vhosts-command.js')).runVhostsCommand(argv),
+  );
+  delegate(
+    program,
+    'stream',
+    'read streams of a running broker: tail (print messages from an offset or a time)',
+    async (argv) => (await import('./stream-command.js')).runStreamCommand(argv),
+  );
 
   program
     .command('upgrade-data')
@@ -136,6 +127,24 @@ function buildProgram(): Command {
     .action(printPasswordHash);
 
   return program;
+}
+
+/** A command that parses its own arguments (everything after its name) and resolves to the exit code. */
+function delegate(
+  program: Command,
+  name: string,
+  description: string,
+  run: (argv: string[]) => Promise<number>,
+): void {
+  program
+    .command(name)
+    .description(description)
+    .helpOption(false)
+    .allowUnknownOption(true)
+    .allowExcessArguments(true)
+    .action(async () => {
+      process.exitCode = await run(process.argv.slice(process.argv.indexOf(name) + 1));
+    });
 }
 
 /**
@@ -176,8 +185,12 @@ async function runServer(options: CliOptionValues): Promise<void> {
 async function printPasswordHash(password: string | undefined): Promise<void> {
   let secret: string;
   try {
-    secret = password ?? (await readPassword());
+    secret = password ?? (await readNewPassword(MAX_PASSWORD_BYTES));
   } catch (err) {
+    if (err instanceof PasswordsDiffer) {
+      process.stderr.write(`eventter: ${err.message}\n`);
+      process.exit(EXIT_USAGE);
+    }
     if (!(err instanceof PromptInterrupted)) throw err;
     process.exit(EXIT_INTERRUPTED);
   }
@@ -186,20 +199,6 @@ async function printPasswordHash(password: string | undefined): Promise<void> {
     process.exit(EXIT_USAGE);
   }
   process.stdout.write(`${await hashPassword(secret)}\n`);
-}
-
-/** From a terminal: typed twice without echo, as the typist cannot see a typo. Otherwise the first line. */
-async function readPassword(): Promise<string> {
-  if (!process.stdin.isTTY) return readFirstLine(process.stdin, MAX_PASSWORD_BYTES);
-  const terminal = process.stdin as ReadStream;
-  const first = await readHiddenLine(terminal, 'Password: ', MAX_PASSWORD_BYTES);
-  if (first.length === 0 || Buffer.byteLength(first) > MAX_PASSWORD_BYTES) return first;
-  const again = await readHiddenLine(terminal, 'Password again: ', MAX_PASSWORD_BYTES);
-  if (again !== first) {
-    process.stderr.write('eventter: the passwords do not match\n');
-    process.exit(EXIT_USAGE);
-  }
-  return first;
 }
 
 // `eventter ... | head` closes stdout early: that is the reader's choice, not an error.

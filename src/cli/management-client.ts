@@ -1,17 +1,21 @@
 /**
- * What the admin commands (`eventter policies`, `eventter definitions`) share: the management HTTP API client,
- * the connection flags and their environment variables, and how a command turns failures into exit codes
- * (0 done, 1 the broker refused or could not be reached, 2 bad command line).
+ * What the admin commands (`eventter policies`, `users`, `permissions`, `vhosts`) share to talk to a running
+ * broker's management HTTP API: where and as whom (flags, then EVENTTER_HTTP_URL / EVENTTER_USER /
+ * EVENTTER_PASSWORD, then http://127.0.0.1:15672 as guest/guest), requests with RabbitMQ-shaped error
+ * replies turned into one-line messages, exit codes and table output.
  */
 import { type Command, CommanderError } from 'commander';
 
 export const EXIT_OK = 0;
+/** The broker refused, could not be reached, or the data directory could not be used. */
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+/** Ctrl-C at a password prompt. */
+export const EXIT_INTERRUPTED = 130;
 
-export const DEFAULT_URL = 'http://127.0.0.1:15672';
+export const DEFAULT_MANAGEMENT_URL = 'http://127.0.0.1:15672';
 const REQUEST_TIMEOUT_MS = 10_000;
-const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 /** Where a command reads and writes; the defaults are the process's. Tests pass their own. */
 export interface CommandIo {
@@ -21,33 +25,61 @@ export interface CommandIo {
   fetch?: typeof fetch;
 }
 
-export interface Connection {
+export interface ManagementConnection {
   url: string;
   user: string;
   password: string;
 }
 
-/** A failure already explained to the user; carries the exit code. */
+/** A failure already explained to the user; carries the exit code (and the HTTP status, if any). */
 export class CommandFailed extends Error {
   constructor(
     message: string,
     readonly exitCode: number,
+    readonly status?: number,
   ) {
     super(message);
   }
 }
 
+/** Adds --url, --user and --password (the management API's address and login) to a command. */
+export function addConnectionOptions(program: Command): Command {
+  return program
+    .option('--url <url>', `management HTTP API (env EVENTTER_HTTP_URL, default ${DEFAULT_MANAGEMENT_URL})`)
+    .option('--user <name>', 'user name (env EVENTTER_USER, default guest)')
+    .option('--password <password>', 'password (env EVENTTER_PASSWORD, default guest)');
+}
+
+/** The connection from a command's options, then the environment, then the defaults. */
+export function connectionFrom(program: Command, env: NodeJS.ProcessEnv): ManagementConnection {
+  const opts = program.opts<{ url?: string; user?: string; password?: string }>();
+  return {
+    url: opts.url ?? env.EVENTTER_HTTP_URL ?? DEFAULT_MANAGEMENT_URL,
+    user: opts.user ?? env.EVENTTER_USER ?? 'guest',
+    password: opts.password ?? env.EVENTTER_PASSWORD ?? 'guest',
+  };
+}
+
+/** Formats rows as an aligned text table with a header line. */
+export function formatTable(header: readonly string[], rows: readonly string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
 export class ManagementClient {
   constructor(
-    private readonly connection: Connection,
+    private readonly connection: ManagementConnection,
     private readonly fetchImpl: typeof fetch,
-    private readonly options: { maxResponseBytes?: number; timeoutMs?: number } = {},
+    /** Larger or slower replies than a listing's (a definitions export): raise the bounds. */
+    private readonly bounds: { maxResponseBytes?: number; timeoutMs?: number } = {},
   ) {}
 
-  /**
-   * Sends one request (a string body is sent as it is, anything else as JSON); resolves to the parsed JSON
-   * reply (undefined when empty), throws CommandFailed.
-   */
+  /** Sends one request; resolves to the status and parsed JSON body (undefined when empty), throws CommandFailed. */
   async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     let base: URL;
     try {
@@ -68,16 +100,16 @@ export class ManagementClient {
           authorization: `Basic ${token}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? REQUEST_TIMEOUT_MS),
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.bounds.timeoutMs ?? REQUEST_TIMEOUT_MS),
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
       throw new CommandFailed(`cannot reach the broker at ${base.origin}: ${cause}`, EXIT_FAILED);
     }
     const text = await response.text();
-    if (text.length > (this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES))
-      throw new CommandFailed('the broker sent an oversized reply', EXIT_FAILED);
+    if (text.length > (this.bounds.maxResponseBytes ?? MAX_RESPONSE_BYTES))
+      throw new CommandFailed('the broker sent an oversized reply', 1);
     let json: unknown;
     if (text.length > 0) {
       try {
@@ -89,55 +121,57 @@ export class ManagementClient {
     if (!response.ok) {
       const reason = (json as { reason?: unknown } | undefined)?.reason;
       const detail = typeof reason === 'string' ? reason : `${response.status} ${response.statusText}`.trim();
-      throw new CommandFailed(`${response.status}: ${detail}`, EXIT_FAILED);
+      throw new CommandFailed(`${response.status}: ${detail}`, EXIT_FAILED, response.status);
     }
     return { status: response.status, json };
   }
+
+  /** GET of a list; throws CommandFailed when the reply is not an array. */
+  async list<T>(path: string): Promise<T[]> {
+    const { json } = await this.request('GET', path);
+    if (!Array.isArray(json)) throw new CommandFailed('the broker sent an unexpected reply', EXIT_FAILED);
+    return json as T[];
+  }
 }
 
-/** Adds --url, --user and --password; the returned function reads them (falling back to the environment). */
-export function addConnectionOptions(program: Command, env: NodeJS.ProcessEnv): () => Connection {
-  program
-    .option('--url <url>', `management HTTP API (env EVENTTER_HTTP_URL, default ${DEFAULT_URL})`)
-    .option('--user <name>', 'user name (env EVENTTER_USER, default guest)')
-    .option('--password <password>', 'password (env EVENTTER_PASSWORD, default guest)');
-  return () => {
-    const opts = program.opts<{ url?: string; user?: string; password?: string }>();
-    return {
-      url: opts.url ?? env.EVENTTER_HTTP_URL ?? DEFAULT_URL,
-      user: opts.user ?? env.EVENTTER_USER ?? 'guest',
-      password: opts.password ?? env.EVENTTER_PASSWORD ?? 'guest',
-    };
-  };
-}
+/** A path segment: names may hold '/', '%', spaces. */
+export const segment = (name: string) => encodeURIComponent(name);
 
-/**
- * Runs `eventter <name> <argv...>` with the program `build` makes; resolves to the exit code and never throws
- * for user errors. `build` wraps each action in the `run` it is given, which reports a CommandFailed.
- */
-export async function runAdminCommand(
-  name: string,
-  argv: string[],
-  io: CommandIo,
-  build: (io: Required<CommandIo>, run: (action: () => Promise<void>) => Promise<void>) => Command,
-): Promise<number> {
-  const resolved: Required<CommandIo> = {
+export type ResolvedIo = Required<CommandIo>;
+
+export function resolveIo(io: CommandIo): ResolvedIo {
+  return {
     stdout: io.stdout ?? ((t) => process.stdout.write(t)),
     stderr: io.stderr ?? ((t) => process.stderr.write(t)),
     env: io.env ?? process.env,
     fetch: io.fetch ?? fetch,
   };
+}
+
+/** Runs one action of a command, turning CommandFailed into a message on stderr and an exit code. */
+export type ActionRunner = (action: () => Promise<void>) => Promise<void>;
+
+/**
+ * Parses argv with the program `build` makes and runs the chosen action; resolves to the exit code. Never
+ * throws for user errors: usage mistakes exit 2 (commander printed them), help exits 0.
+ */
+export async function runProgram(
+  name: string,
+  argv: string[],
+  io: ResolvedIo,
+  build: (run: ActionRunner) => Command,
+): Promise<number> {
   let exitCode = EXIT_OK;
-  const run = async (action: () => Promise<void>) => {
+  const run: ActionRunner = async (action) => {
     try {
       await action();
     } catch (err) {
       if (!(err instanceof CommandFailed)) throw err;
-      resolved.stderr(`eventter ${name}: ${err.message}\n`);
+      io.stderr(`${name}: ${err.message}\n`);
       exitCode = err.exitCode;
     }
   };
-  const program = build(resolved, run);
+  const program = build(run);
   if (argv.length === 0) {
     program.outputHelp();
     return EXIT_USAGE;

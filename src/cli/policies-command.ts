@@ -7,16 +7,23 @@ import {
   addConnectionOptions,
   CommandFailed,
   type CommandIo,
+  connectionFrom,
   EXIT_FAILED,
   EXIT_OK,
   EXIT_USAGE,
+  formatTable,
   ManagementClient,
-  runAdminCommand,
+  type ResolvedIo,
+  resolveIo,
+  runProgram,
+  segment,
 } from './management-client.js';
 
 export const POLICIES_EXIT_OK = EXIT_OK;
 export const POLICIES_EXIT_FAILED = EXIT_FAILED;
 export const POLICIES_EXIT_USAGE = EXIT_USAGE;
+
+export { formatTable };
 
 /** Where the command reads and writes; the defaults are the process's. Tests pass their own. */
 export type PoliciesCommandIo = CommandIo;
@@ -54,32 +61,19 @@ function parseDefinition(text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** Formats rows as an aligned text table with a header line. */
-export function formatTable(header: readonly string[], rows: readonly string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
-}
-
 const policyPath = (vhost: string, name?: string) =>
-  `api/policies/${encodeURIComponent(vhost)}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+  `api/policies/${segment(vhost)}${name === undefined ? '' : `/${segment(name)}`}`;
 
-function buildProgram(
-  io: Required<PoliciesCommandIo>,
-  run: (action: () => Promise<void>) => Promise<void>,
-): Command {
-  const program = new Command('eventter policies')
-    .description('manage policies (RabbitMQ-style) on a running broker through its HTTP API')
-    .helpOption('-h, --help', 'show help')
-    .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError();
-  const connection = addConnectionOptions(program, io.env);
-  const client = () => new ManagementClient(connection(), io.fetch);
+function buildProgram(io: ResolvedIo, run: (action: () => Promise<void>) => Promise<void>): Command {
+  const program = addConnectionOptions(
+    new Command('eventter policies')
+      .description('manage policies (RabbitMQ-style) on a running broker through its HTTP API')
+      .helpOption('-h, --help', 'show help')
+      .exitOverride()
+      .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+      .showHelpAfterError(),
+  );
+  const client = () => new ManagementClient(connectionFrom(program, io.env), io.fetch);
   const vhostOption = () => new Option('--vhost <vhost>', 'virtual host').default('/');
 
   program
@@ -115,10 +109,7 @@ function buildProgram(
     .action((opts: { vhost: string; allVhosts?: boolean; json?: boolean }) =>
       run(async () => {
         const path = opts.allVhosts ? 'api/policies' : policyPath(opts.vhost);
-        const { json } = await client().request('GET', path);
-        if (!Array.isArray(json))
-          throw new CommandFailed('the broker sent an unexpected reply', POLICIES_EXIT_FAILED);
-        const rows = json as PolicyRow[];
+        const rows = await client().list<PolicyRow>(path);
         if (opts.json) {
           io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
           return;
@@ -160,5 +151,6 @@ function buildProgram(
 
 /** Runs `eventter policies <argv...>`; resolves to the process exit code. Never throws for user errors. */
 export function runPoliciesCommand(argv: string[], io: PoliciesCommandIo = {}): Promise<number> {
-  return runAdminCommand('policies', argv, io, buildProgram);
+  const resolved = resolveIo(io);
+  return runProgram('eventter policies', argv, resolved, (run) => buildProgram(resolved, run));
 }

@@ -1,5 +1,10 @@
 import type { ReadStream } from 'node:tty';
 
+/** The two entries of a new password at a terminal differ. */
+export class PasswordsDiffer extends Error {
+  override readonly name = 'PasswordsDiffer';
+}
+
 /** Thrown when the person at the terminal presses Ctrl-C at the prompt. */
 export class PromptInterrupted extends Error {
   override readonly name = 'PromptInterrupted';
@@ -71,4 +76,18 @@ export async function readFirstLine(input: NodeJS.ReadableStream, maxBytes: numb
   const text = Buffer.concat(chunks).toString('utf8');
   const newline = text.indexOf('\n');
   return (newline >= 0 ? text.slice(0, newline) : text).replace(/\r$/, '');
+}
+
+/**
+ * A new password. From a terminal: typed twice without echo, as the typist cannot see a typo
+ * (PasswordsDiffer when they differ). Otherwise the first line of stdin (a pipe or a file).
+ */
+export async function readNewPassword(maxBytes: number, label = 'Password'): Promise<string> {
+  if (!process.stdin.isTTY) return readFirstLine(process.stdin, maxBytes);
+  const terminal = process.stdin as ReadStream;
+  const first = await readHiddenLine(terminal, `${label}: `, maxBytes);
+  if (first.length === 0 || Buffer.byteLength(first) > maxBytes) return first;
+  const again = await readHiddenLine(terminal, `${label} again: `, maxBytes);
+  if (again !== first) throw new PasswordsDiffer('the passwords do not match');
+  return first;
 }

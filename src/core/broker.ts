@@ -11,6 +11,10 @@ import { MetadataStore } from '../store/metadata-store.js';
 import { QueueStore } from '../store/queue-store.js';
 import type { StorageDamage } from '../store/storage-damage.js';
 import { StreamStore } from '../store/stream-store.js';
+import { Administration } from './administration.js';
+import { type AuditActor, AuditTrail } from './audit.js';
+import { AuditOutbox, pendingAuditEvents } from './audit-outbox.js';
+import { AuditStream } from './audit-stream.js';
 import type { QueueOptions } from './classic-queue.js';
 import type { GroupInfo } from './consumer-group.js';
 import { exportDefinitions, exportVhostDefinitions } from './definitions-export.js';
@@ -20,7 +24,8 @@ import type { Queue } from './queue.js';
 import type { StreamStart } from './stream-arguments.js';
 import { type Principal, type UserDefinition, UserRegistry } from './users.js';
 import { VHost } from './vhost.js';
-import { VHOST_KEY, type VhostEvent, type VhostInfo, validateVhostName } from './vhost-info.js';
+import { VHOST_KEY, type VhostEvent, type VhostInfo } from './vhost-info.js';
+import { mergedVhostInfo, storedVhostInfo, type VhostDirectory } from './vhost-records.js';
 
 export interface BrokerOptions {
   dataDir: string;
@@ -40,6 +45,12 @@ export interface BrokerOptions {
   createDefaultUser: boolean | undefined;
   /** Vhosts created the first time this data directory starts (a later delete is not undone by a restart). */
   vhosts: string[];
+  /**
+   * Opened by an admin tool on a stopped broker's data directory, not to serve: stored users left as they
+   * are (no default user created or removed), no vhosts seeded, audit events kept in the outbox for the
+   * broker's next start.
+   */
+  offlineAdmin?: boolean;
 }
 
 export const defaultBrokerOptions: Omit<BrokerOptions, 'dataDir'> = {
@@ -60,7 +71,7 @@ export const defaultBrokerOptions: Omit<BrokerOptions, 'dataDir'> = {
  *   transient/     logs of non-durable queues, wiped at every start
  *   LOCK           pid of the broker holding the directory (the lock itself is a socket: data-dir-lock.ts)
  */
-export class Broker {
+export class Broker implements VhostDirectory {
   private readonly vhosts = new Map<string, VHost>();
   readonly users: UserRegistry;
   private readonly vhostListeners = new Set<(event: VhostEvent) => void>();
@@ -71,6 +82,11 @@ export class Broker {
   private closed = false;
   /** Damage recovery found in queue stores (their records are lost): kept for the health endpoint. */
   private readonly storageDamage: Array<StorageDamage & { vhost: string; queueId: string }> = [];
+  /** The audit of administration (audit.ts): what definitions imports record their changes in. */
+  readonly audit: AuditTrail;
+  /** Audited changes to users, permissions, vhosts, limits and policies. */
+  readonly admin: Administration;
+  private readonly auditStream: AuditStream | undefined;
 
   private constructor(
     readonly options: BrokerOptions,
@@ -86,6 +102,18 @@ export class Broker {
       onWarning: (message) => logger.warn({ store: 'meta' }, message),
     });
     this.policies.onChange((vhost) => this.vhosts.get(vhost)?.reapplyPolicies());
+    if (options.offlineAdmin) {
+      this.audit = new AuditTrail(new AuditOutbox(meta));
+    } else {
+      this.auditStream = new AuditStream({
+        vhost: (name) => this.vhosts.get(name),
+        createVhost: async (name) => {
+          await this.putVhost(name);
+        },
+      });
+      this.audit = new AuditTrail(this.auditStream, logger);
+    }
+    this.admin = new Administration({ users, vhosts: this, policies: this.policies, audit: this.audit });
   }
 
   static async open(options: BrokerOptions, logger: Logger): Promise<Broker> {
@@ -115,14 +143,16 @@ export class Broker {
       onWriteError: (err) => reportWriteError(err),
     });
     const commit = new GroupCommit({ fsync: options.fsync });
-    const users = await UserRegistry.open(meta, options.users, {
-      createDefaultUser: options.createDefaultUser,
-      loopbackUsers: ['guest'],
-    });
+    const users = options.offlineAdmin
+      ? UserRegistry.openStored(meta)
+      : await UserRegistry.open(meta, options.users, {
+          createDefaultUser: options.createDefaultUser,
+          loopbackUsers: ['guest'],
+        });
     const broker = new Broker(options, meta, commit, logger, lock, users);
     reportWriteError = (err) => broker.reportWriteError(err);
     broker.policies.load(); // before recovery: recovered queues start with their policy applied
-    for (const name of options.vhosts) {
+    for (const name of options.offlineAdmin ? [] : options.vhosts) {
       const seeded = `seed\u0000vhost\u0000${name}`;
       if (meta.has(seeded)) continue;
       if (!meta.has(VHOST_KEY + name)) await meta.put(VHOST_KEY + name, { name });
@@ -146,6 +176,7 @@ export class Broker {
       { dataDir: options.dataDir, vhosts: names.length, queues, messages, ms: Date.now() - started },
       'recovered',
     );
+    if (!options.offlineAdmin) await broker.startAudit(meta);
     return broker;
   }
 
@@ -182,8 +213,19 @@ export class Broker {
     hasVhost: (vhost: string) => this.vhosts.has(vhost),
     export: (vhost?: string) =>
       vhost === undefined ? exportDefinitions(this) : exportVhostDefinitions(this, vhost),
-    import: (input: unknown, vhost?: string): Promise<ImportReport> =>
-      importDefinitions(this, input, { vhost }),
+    /** Imports, then records who imported what (one audit event with the counts) when it changed anything. */
+    import: async (input: unknown, vhost?: string, actor?: AuditActor): Promise<ImportReport> => {
+      const report = await importDefinitions(this, input, { vhost });
+      const changed = Object.values(report.counts).some((c) => c.created + c.updated > 0);
+      if (actor && changed) {
+        await this.audit.record(actor, {
+          event: 'definitions.imported',
+          vhost,
+          details: { counts: report.counts, warnings: report.warnings.length },
+        });
+      }
+      return report;
+    },
   };
 
   vhost(name: string): VHost | undefined {
@@ -210,13 +252,20 @@ export class Broker {
 
   vhostInfo(name: string): VhostInfo | undefined {
     if (!this.vhosts.has(name)) return undefined;
-    const stored = (this.meta.get(VHOST_KEY + name) ?? { name }) as VhostInfo;
-    return {
-      name,
-      description: stored.description ?? '',
-      tags: stored.tags ?? [],
-      limits: stored.limits ?? {},
-    };
+    return storedVhostInfo(this.meta, name) ?? { name, description: '', tags: [], limits: {} };
+  }
+
+  /** Ready and unacknowledged messages of a vhost's queues and streams (management API figures). */
+  messageCounts(name: string): { ready: number; unacknowledged: number } | undefined {
+    const vhost = this.vhosts.get(name);
+    if (!vhost) return undefined;
+    let ready = 0;
+    let unacknowledged = 0;
+    for (const q of vhost.allQueues()) {
+      ready += q.messageCount;
+      unacknowledged += q.unackedCount;
+    }
+    return { ready, unacknowledged };
   }
 
   /** Creates a vhost, or updates its description, tags or limits. */
@@ -224,14 +273,8 @@ export class Broker {
     name: string,
     fields: Partial<Omit<VhostInfo, 'name'>> = {},
   ): Promise<'created' | 'updated'> {
-    validateVhostName(name);
     const existing = this.vhostInfo(name);
-    const info: VhostInfo = {
-      ...(existing ?? { name, description: '', tags: [], limits: {} }),
-      ...fields,
-      name,
-    };
-    await this.meta.put(VHOST_KEY + name, info);
+    await this.meta.put(VHOST_KEY + name, mergedVhostInfo(name, existing, fields));
     if (existing) return 'updated';
     this.createVHost(name);
     this.emitVhostEvent({ kind: 'created', vhost: name });
@@ -307,6 +350,20 @@ export class Broker {
     await this.meta.close();
     // Only once everything is closed; after a failure the lock goes when the process exits.
     await this.lock.release();
+  }
+
+  /** Creates the audit stream, then logs and moves to it the events recorded while the broker was stopped. */
+  private async startAudit(meta: MetadataStore): Promise<void> {
+    try {
+      await this.auditStream?.ensure();
+      for (const { key, event } of pendingAuditEvents(meta)) {
+        if (!(await this.audit.publish(event))) break; // kept for the next start
+        await meta.delete(key);
+      }
+    } catch (err) {
+      // The broker serves without its audit stream rather than not at all; every event is still logged.
+      this.logger.error({ err }, 'audit stream unavailable');
+    }
   }
 
   private reportWriteError(err: Error): void {

@@ -1,3 +1,4 @@
+import { AUDIT_VHOST } from './audit-stream.js';
 import type { Broker } from './broker.js';
 import {
   argumentsToJson,
@@ -45,7 +46,9 @@ function header() {
 /** Everything: users, vhosts, permissions, limits, policies, exchanges, queues and bindings. */
 export function exportDefinitions(broker: Broker): DefinitionsExport<DefinitionsJson> {
   const warnings: string[] = [];
-  const vhostNames = broker.listVhosts().map((v) => v.name);
+  // The audit vhost is the broker's own record of administration, not topology: it stays behind.
+  const vhostInfos = broker.listVhosts().filter((v) => v.name !== AUDIT_VHOST);
+  const vhostNames = vhostInfos.map((v) => v.name);
   const exists = new Set(vhostNames);
   const users: UserJson[] = [];
   const passwordless: string[] = [];
@@ -70,9 +73,7 @@ export function exportDefinitions(broker: Broker): DefinitionsExport<Definitions
     definitions: {
       ...header(),
       users,
-      vhosts: broker
-        .listVhosts()
-        .map((v) => ({ name: v.name, description: v.description, tags: [...v.tags] })),
+      vhosts: vhostInfos.map((v) => ({ name: v.name, description: v.description, tags: [...v.tags] })),
       // Permissions can outlive their vhost only for config-file users (whose vhosts the config lists).
       permissions: broker.users
         .listPermissions()

@@ -159,6 +159,17 @@ export class UserRegistry {
     return registry;
   }
 
+  /**
+   * The stored users and permissions only, as they are: no default user created or removed, no config-file
+   * users (the admin tools working on a stopped broker's data directory).
+   */
+  static openStored(meta: MetadataStore): UserRegistry {
+    const registry = new UserRegistry([]);
+    registry.meta = meta;
+    registry.load();
+    return registry;
+  }
+
   /** Resolves to the user, or undefined on unknown name, wrong password or a non-loopback login of a loopback user. */
   async authenticate(
     name: string,

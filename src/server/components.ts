@@ -1,7 +1,7 @@
 import type { SecureContextOptions } from 'node:tls';
 import { setMaxFieldTableDepth } from '../codec/field-table.js';
+import type { Administration } from '../core/administration.js';
 import { Broker, type BrokerOptions } from '../core/broker.js';
-import type { PolicyRegistry } from '../core/policies.js';
 import type { User } from '../core/users.js';
 import type { BoundAddress } from '../net/listen-on-hosts.js';
 import {
@@ -23,12 +23,14 @@ import type { StreamAdmin } from './management-streams.js';
 
 export interface BrokerHandle {
   close(): Promise<void>;
-  /** Serves the management API (policies) over HTTP when present. */
-  readonly policies?: PolicyRegistry;
+  /** Serves the management API (users, vhosts, permissions, limits, policies) over HTTP when present. */
+  readonly admin?: Administration;
   authenticate?(user: string, password: string, remoteAddress: string | undefined): Promise<User | undefined>;
   /** A user named by a verified TLS client certificate (SASL EXTERNAL), without a password. */
   authenticateExternal?(name: string, remoteAddress: string | undefined): Promise<User | undefined>;
   vhost?(name: string): unknown;
+  /** A vhost's message counts for the management API's vhost listing. */
+  messageCounts?(vhost: string): { ready: number; unacknowledged: number } | undefined;
   /** Subscribes to failed store writes (the resource alarm re-checks free disk at once); returns an unsubscribe. */
   onStoreWriteError?(listener: (err: Error) => void): () => void;
   /** Streams' consumer groups for the management API, when the broker has streams. */

@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { DEFINITIONS_MAX_BYTES, DefinitionsError, parseDefinitionsText } from '../core/definitions-format.js';
 import type { Logger } from './logger.js';
 import type { DefinitionsAdmin } from './management-definitions.js';
@@ -31,7 +32,10 @@ export async function importDefinitionsAtStart(
     throw new StartupError(`cannot read definitions file ${file}: ${code}`, { cause: err });
   }
   try {
-    const report = await admin.import(parseDefinitionsText(text));
+    const report = await admin.import(parseDefinitionsText(text), undefined, {
+      user: userInfo().username,
+      from: `definitions file ${file}`,
+    });
     for (const warning of report.warnings) logger.warn({ definitions: file }, `definitions: ${warning}`);
     logger.info({ definitions: file, counts: report.counts }, 'definitions imported');
   } catch (err) {

@@ -59,12 +59,20 @@ export interface HttpServer {
 // Health checks are tiny; anything larger is not for us.
 const MAX_BODY_BYTES = 64 * 1024;
 const REQUEST_TIMEOUT_MS = 10_000;
+// Names in management paths are up to 255 bytes, percent-encoded three characters per byte; fastify's
+// default (100) would answer 414 before the route could say what is wrong with a long name.
+const MAX_PARAM_LENGTH = 1024;
 
 /** Builds the fastify application: routes only, no listening. Exported for in-process tests (inject). */
 export function buildHttpApp(
   options: Pick<HttpServerOptions, 'health' | 'logger' | 'management'>,
 ): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES, return503OnClosing: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: MAX_BODY_BYTES,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+  });
 
   app.get('/health', async (_request, reply) => {
     try {

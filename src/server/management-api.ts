@@ -1,85 +1,52 @@
 /**
- * The management HTTP API, RabbitMQ-shaped so its tools and scripts work unchanged: for now, policies.
+ * The management HTTP API, RabbitMQ-shaped so its tools (rabbitmqadmin, management clients) and scripts
+ * work unchanged:
  *
- *   GET    /api/policies                  every policy in the vhosts the user may use
- *   GET    /api/policies/:vhost           one vhost's policies ('/' is written %2F)
- *   GET    /api/policies/:vhost/:name     one policy
- *   PUT    /api/policies/:vhost/:name     {pattern, definition, priority?, "apply-to"?}: 201 created, 204 updated
- *   DELETE /api/policies/:vhost/:name     204
+ *   policies                         management-policies.ts
+ *   users, whoami                    management-users.ts
+ *   permissions, topic permissions   management-permissions.ts
+ *   vhosts                           management-vhosts.ts
+ *   user and vhost limits            management-limits.ts
+ *   definitions export and import    management-definitions.ts
+ *   streams' consumer groups         management-streams.ts (EventterMQ's own)
  *
- * Streams' consumer groups: see management-streams.ts. Definitions: management-definitions.ts.
- *
- * Every request needs HTTP basic auth (401 otherwise) by a user with access to the vhost (403 otherwise).
- * Errors are JSON `{error, reason}`, as RabbitMQ's management API answers them.
+ * Every request needs HTTP basic auth (401 otherwise) by a user with a management tag, and the tag or vhost
+ * access the route asks for (403 otherwise; see management-context.ts). Errors are JSON `{error, reason}`,
+ * as RabbitMQ's management API answers them. Every change is recorded in the audit trail with the user
+ * and the client's address.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { PolicyRegistry } from '../core/policies.js';
-import { type Policy, PolicyValidationError, validatePolicy } from '../core/policy-definition.js';
-import type { Principal } from '../core/users.js';
-import type { Logger } from './logger.js';
-import { type DefinitionsAdmin, registerDefinitionsRoutes } from './management-definitions.js';
-import { registerStreamRoutes, type StreamAdmin } from './management-streams.js';
+import { AdminError } from '../core/administration.js';
+import { PermissionPatternError } from '../core/permission-pattern.js';
+import { PolicyValidationError } from '../core/policy-definition.js';
+import { UserAdminError } from '../core/user-validation.js';
+import { VhostAdminError } from '../core/vhost-info.js';
+import {
+  ApiError,
+  isManagementUser,
+  type ManagementDeps,
+  type ManagementUser,
+  routeContext,
+} from './management-context.js';
+import { registerDefinitionsRoutes } from './management-definitions.js';
+import { registerLimitRoutes } from './management-limits.js';
+import { registerPermissionRoutes } from './management-permissions.js';
+import { registerPolicyRoutes } from './management-policies.js';
+import { registerStreamRoutes } from './management-streams.js';
+import { registerUserRoutes } from './management-users.js';
+import { registerVhostRoutes } from './management-vhosts.js';
 
-/** A logged-in user: access to a vhost means having permissions there, as in RabbitMQ. */
-export type ManagementUser = Pick<Principal, 'name' | 'tags' | 'permissions'>;
+export {
+  MANAGEMENT_MAX_BODY_BYTES,
+  type ManagementDeps,
+  type ManagementUser,
+} from './management-context.js';
+export { type PolicyJson, policyToJson } from './management-policies.js';
 
-export interface ManagementDeps {
-  policies: PolicyRegistry;
-  authenticate(
-    user: string,
-    password: string,
-    remoteAddress: string | undefined,
-  ): Promise<ManagementUser | undefined>;
-  /** When given, requests naming a vhost the broker does not have answer 404. */
-  vhostExists?(vhost: string): boolean;
-  /** Where unexpected (500) failures are logged. */
-  logger?: Pick<Logger, 'error'>;
-  /** Serves the streams' consumer-group routes when given. */
-  streams?: StreamAdmin;
-  /** Serves definitions export and import (management-definitions.ts) when given. */
-  definitions?: DefinitionsAdmin;
-}
-
-/** A policy as the RabbitMQ management API shows it. */
-export interface PolicyJson {
-  vhost: string;
-  name: string;
-  pattern: string;
-  'apply-to': Policy['applyTo'];
-  definition: Policy['definition'];
-  priority: number;
-}
-
-/** A policy body is a few hundred bytes; this leaves room for long patterns and nothing else. */
-export const MANAGEMENT_MAX_BODY_BYTES = 64 * 1024;
 const MAX_AUTHORIZATION_LENGTH = 4096;
 const REALM = 'Basic realm="EventterMQ Management"';
-/** Fields RabbitMQ's own exports carry besides the policy; the path decides them, so they are ignored. */
-const IGNORED_BODY_FIELDS = new Set(['vhost', 'name', 'component']);
-const BODY_FIELDS = new Set(['pattern', 'definition', 'priority', 'apply-to']);
-
-class ApiError extends Error {
-  constructor(
-    readonly statusCode: 400 | 401 | 403 | 404,
-    readonly error: string,
-    readonly reason: string,
-  ) {
-    super(reason);
-  }
-}
 
 const unauthorized = () => new ApiError(401, 'not_authorized', 'Login failed');
-
-export function policyToJson(p: Policy): PolicyJson {
-  return {
-    vhost: p.vhost,
-    name: p.name,
-    pattern: p.pattern,
-    'apply-to': p.applyTo,
-    definition: p.definition,
-    priority: p.priority,
-  };
-}
 
 /** user:password from a Basic Authorization header, or undefined when it is absent or malformed. */
 function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
@@ -92,52 +59,32 @@ function basicCredentials(header: string | undefined): { user: string; password:
   return { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-/** RabbitMQ's UI and some scripts send the priority as a string of digits. */
-function priorityValue(value: unknown): unknown {
-  return typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value;
-}
-
-function policyFromBody(vhost: string, name: string, body: unknown): Policy {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError(400, 'bad_request', 'the body must be a JSON object with pattern and definition');
+/** The status and body of an error the core raised for bad input, or undefined for anything else. */
+function adminErrorReply(err: Error): { status: 400 | 404; error: string } | undefined {
+  if (err instanceof UserAdminError || err instanceof AdminError) {
+    return err.kind === 'not_found'
+      ? { status: 404, error: 'not_found' }
+      : { status: 400, error: 'bad_request' };
   }
-  const fields = body as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    if (!BODY_FIELDS.has(key) && !IGNORED_BODY_FIELDS.has(key)) {
-      throw new ApiError(400, 'bad_request', `unknown field ${JSON.stringify(key.slice(0, 64))}`);
-    }
+  if (
+    err instanceof VhostAdminError ||
+    err instanceof PermissionPatternError ||
+    err instanceof PolicyValidationError
+  ) {
+    return { status: 400, error: 'bad_request' };
   }
-  if (fields.pattern === undefined) throw new ApiError(400, 'bad_request', 'pattern is required');
-  if (fields.definition === undefined) throw new ApiError(400, 'bad_request', 'definition is required');
-  return validatePolicy({
-    vhost,
-    name,
-    pattern: fields.pattern,
-    applyTo: fields['apply-to'],
-    priority: priorityValue(fields.priority),
-    definition: fields.definition,
-  });
+  return undefined;
 }
 
 /** Registers the management routes in their own scope (own error handler and body parser). */
 export function registerManagementRoutes(app: FastifyInstance, deps: ManagementDeps): void {
   const users = new WeakMap<FastifyRequest, ManagementUser>();
-
   const userOf = (request: FastifyRequest): ManagementUser => {
     const user = users.get(request);
     if (user === undefined) throw unauthorized();
     return user;
   };
-
-  const checkVhost = (request: FastifyRequest, vhost: string): void => {
-    const user = userOf(request);
-    if (user.permissions(vhost) === undefined) {
-      throw new ApiError(403, 'access_refused', `user '${user.name}' has no access to vhost '${vhost}'`);
-    }
-    if (deps.vhostExists && !deps.vhostExists(vhost)) {
-      throw new ApiError(404, 'not_found', `no vhost '${vhost}'`);
-    }
-  };
+  const ctx = routeContext(deps, userOf);
 
   void app.register(async (scope) => {
     // Authentication runs before the body is read: an anonymous client must not make us parse anything.
@@ -150,6 +97,7 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementD
         request.socket.remoteAddress,
       );
       if (user === undefined) throw unauthorized();
+      if (!isManagementUser(user)) throw new ApiError(403, 'not_authorised', 'Not management user');
       users.set(request, user);
     });
 
@@ -176,9 +124,8 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementD
         if (err.statusCode === 401) reply.header('WWW-Authenticate', REALM);
         return reply.code(err.statusCode).send({ error: err.error, reason: err.reason });
       }
-      if (err instanceof PolicyValidationError) {
-        return reply.code(400).send({ error: 'bad_request', reason: err.message });
-      }
+      const known = adminErrorReply(err);
+      if (known) return reply.code(known.status).send({ error: known.error, reason: err.message });
       const status =
         err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
       if (status === 500) deps.logger?.error({ err }, 'management request failed');
@@ -188,69 +135,24 @@ export function registerManagementRoutes(app: FastifyInstance, deps: ManagementD
       });
     });
 
-    const routeOptions = { bodyLimit: MANAGEMENT_MAX_BODY_BYTES };
-
-    scope.get('/api/policies', routeOptions, async (request) => {
-      const user = userOf(request);
-      return deps.policies
-        .list()
-        .filter((p) => user.permissions(p.vhost) !== undefined)
-        .map(policyToJson);
-    });
-
-    scope.get<{ Params: { vhost: string } }>('/api/policies/:vhost', routeOptions, async (request) => {
-      checkVhost(request, request.params.vhost);
-      return deps.policies.list(request.params.vhost).map(policyToJson);
-    });
-
-    scope.get<{ Params: { vhost: string; name: string } }>(
-      '/api/policies/:vhost/:name',
-      routeOptions,
-      async (request) => {
-        const { vhost, name } = request.params;
-        checkVhost(request, vhost);
-        const policy = deps.policies.get(vhost, name);
-        if (!policy) throw new ApiError(404, 'not_found', `no policy '${name}' in vhost '${vhost}'`);
-        return policyToJson(policy);
-      },
-    );
-
-    scope.put<{ Params: { vhost: string; name: string } }>(
-      '/api/policies/:vhost/:name',
-      routeOptions,
-      async (request, reply) => {
-        const { vhost, name } = request.params;
-        checkVhost(request, vhost);
-        const created = await deps.policies.set(policyFromBody(vhost, name, request.body));
-        return reply.code(created ? 201 : 204).send();
-      },
-    );
-
+    registerPolicyRoutes(scope, ctx);
+    registerUserRoutes(scope, ctx);
+    registerPermissionRoutes(scope, ctx);
+    registerVhostRoutes(scope, ctx);
+    registerLimitRoutes(scope, ctx);
     if (deps.streams) {
       registerStreamRoutes(
         scope,
         deps.streams,
-        checkVhost,
+        (request, vhost) => {
+          ctx.checkVhost(request, vhost);
+        },
         (status, error, reason) => new ApiError(status, error, reason),
-        routeOptions,
+        ctx.routeOptions,
       );
     }
-
     if (deps.definitions) {
-      registerDefinitionsRoutes(scope, deps.definitions, userOf, (s, e, r) => new ApiError(s, e, r));
+      registerDefinitionsRoutes(scope, deps.definitions, ctx.userOf, (s, e, r) => new ApiError(s, e, r));
     }
-
-    scope.delete<{ Params: { vhost: string; name: string } }>(
-      '/api/policies/:vhost/:name',
-      routeOptions,
-      async (request, reply) => {
-        const { vhost, name } = request.params;
-        checkVhost(request, vhost);
-        if (!(await deps.policies.clear(vhost, name))) {
-          throw new ApiError(404, 'not_found', `no policy '${name}' in vhost '${vhost}'`);
-        }
-        return reply.code(204).send();
-      },
-    );
   });
 }

@@ -9,6 +9,7 @@
  *   POST /api/definitions/:vhost     import into that vhost (RabbitMQ's per-vhost import); 404 without it
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditActor } from '../core/audit.js';
 import { DEFINITIONS_MAX_BYTES, DefinitionsError } from '../core/definitions-format.js';
 import type { Logger } from './logger.js';
 import type { ManagementUser } from './management-api.js';
@@ -18,14 +19,20 @@ export interface DefinitionsAdmin {
   /** The whole broker, or one vhost (undefined when there is no such vhost). */
   export(vhost?: string): { definitions: object; warnings: string[] } | undefined;
   /** Throws DefinitionsError when the file cannot be imported (nothing applied then). */
-  import(input: unknown, vhost?: string): Promise<{ warnings: string[]; counts?: object }>;
+  import(
+    input: unknown,
+    vhost?: string,
+    actor?: AuditActor,
+  ): Promise<{ warnings: string[]; counts?: object }>;
 }
 
-type Fail = (status: 400 | 401 | 404, error: string, reason: string) => Error;
+type Fail = (status: 400 | 401 | 403 | 404, error: string, reason: string) => Error;
 
 /** RabbitMQ answers 401 (not 403) to a user without the administrator tag. */
-function requireAdministrator(user: ManagementUser, fail: Fail): void {
-  if (!user.tags.has('administrator')) throw fail(401, 'not_authorised', 'Not administrator user');
+/** 403 like every other tag refusal of the management API (docs/access-control.md says why not 401). */
+function requireAdministrator(user: ManagementUser, fail: Fail): ManagementUser {
+  if (!user.tags.has('administrator')) throw fail(403, 'not_authorised', 'Not administrator user');
+  return user;
 }
 
 /** A download name safe inside a quoted header value. */
@@ -50,8 +57,8 @@ export function logDefinitionsWarnings(
       if (result) report(result.warnings, vhost);
       return result;
     },
-    import: async (input, vhost) => {
-      const result = await admin.import(input, vhost);
+    import: async (input, vhost, actor) => {
+      const result = await admin.import(input, vhost, actor);
       report(result.warnings, vhost);
       return result;
     },
@@ -81,12 +88,13 @@ export function registerDefinitionsRoutes(
     request: FastifyRequest<{ Params: { vhost?: string } }>,
     reply: { code(status: number): { send(): unknown } },
   ) => {
-    requireAdministrator(userOf(request), fail);
+    const user = requireAdministrator(userOf(request), fail);
     const vhost = request.params.vhost;
     if (vhost !== undefined && !admin.hasVhost(vhost)) throw fail(404, 'not_found', 'vhost_not_found');
     try {
       // RabbitMQ takes an empty body as an empty file.
-      await admin.import(request.body ?? {}, vhost);
+      const actor = { user: user.name, from: request.socket.remoteAddress ?? 'unknown' };
+      await admin.import(request.body ?? {}, vhost, actor);
     } catch (err) {
       if (err instanceof DefinitionsError) throw fail(400, 'bad_request', err.message);
       throw err;

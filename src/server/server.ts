@@ -138,11 +138,11 @@ async function openAll(
         logger,
         health: () => healthReport(broker, amqp, startedAt, stopping),
         management:
-          broker.policies && broker.authenticate
+          broker.admin && broker.authenticate
             ? {
-                policies: broker.policies,
+                admin: broker.admin,
                 authenticate: (user, password, address) => broker.authenticate!(user, password, address),
-                vhostExists: (vhost) => broker.vhost?.(vhost) !== undefined,
+                messageCounts: (vhost) => broker.messageCounts?.(vhost),
                 streams: broker.streams,
                 definitions: broker.definitions && logDefinitionsWarnings(broker.definitions, logger),
                 logger,

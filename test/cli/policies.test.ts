@@ -1,17 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { formatTable, runPoliciesCommand } from '../../src/cli/policies-command.js';
-import { PolicyRegistry } from '../../src/core/policies.js';
-import { UserRegistry } from '../../src/core/users.js';
-import { buildHttpApp } from '../../src/server/http-server.js';
-import { createLogger } from '../../src/server/logger.js';
-import { registerManagementRoutes } from '../../src/server/management-api.js';
-import { MetadataStore } from '../../src/store/metadata-store.js';
+import type { PolicyRegistry } from '../../src/core/policies.js';
+import { type ManagementFixture, openManagementFixture } from '../helpers/management-fixture.js';
 
 interface Run {
   code: number;
@@ -20,34 +12,30 @@ interface Run {
   requests: number;
 }
 
-let root: string;
-let store: MetadataStore;
+let fx: ManagementFixture;
 let policies: PolicyRegistry;
-let app: FastifyInstance;
 let url: string;
 
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'eventter-cli-policies-'));
-  store = await MetadataStore.open(join(root, 'meta'), { fsync: false });
-  policies = new PolicyRegistry(store);
-  const users = new UserRegistry([
-    { name: 'guest', password: 'guest', vhosts: ['/', 'shop'], loopbackOnly: true },
-    { name: 'ops', password: 'op5', vhosts: ['shop'], loopbackOnly: false },
-  ]);
-  app = buildHttpApp({ logger: createLogger('silent'), health: () => ({ status: 'ok', uptimeSeconds: 0 }) });
-  registerManagementRoutes(app, {
-    policies,
-    authenticate: (user, password, address) => users.authenticate(user, password, address),
-    vhostExists: (vhost) => vhost === '/' || vhost === 'shop',
+  fx = await openManagementFixture({
+    users: [
+      {
+        name: 'guest',
+        password: 'guest',
+        vhosts: ['/', 'shop'],
+        loopbackOnly: true,
+        tags: ['administrator'],
+      },
+      { name: 'ops', password: 'op5', vhosts: ['shop'], loopbackOnly: false, tags: ['policymaker'] },
+    ],
+    vhosts: ['/', 'shop'],
   });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  url = address;
+  policies = fx.broker.policies;
+  url = await fx.listen();
 });
 
 after(async () => {
-  await app.close();
-  await store.close();
-  await rm(root, { recursive: true, force: true });
+  await fx.close();
 });
 
 /** Runs the command in-process against the test server (unless the env names another URL). */

@@ -23,9 +23,8 @@ export async function openBroker(options: Partial<BrokerOptions> = {}): Promise<
 export function managementApp(broker: Broker): FastifyInstance {
   const app = buildHttpApp({ logger, health: () => ({ status: 'ok', uptimeSeconds: 0 }) });
   registerManagementRoutes(app, {
-    policies: broker.policies,
+    admin: broker.admin,
     authenticate: (user, password, address) => broker.authenticate(user, password, address),
-    vhostExists: (vhost) => broker.vhost(vhost) !== undefined,
     definitions: broker.definitions,
   });
   return app;

@@ -1,84 +1,34 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { PolicyRegistry } from '../../src/core/policies.js';
-import { UserRegistry } from '../../src/core/users.js';
-import { buildHttpApp } from '../../src/server/http-server.js';
-import { createLogger } from '../../src/server/logger.js';
-import { MANAGEMENT_MAX_BODY_BYTES, registerManagementRoutes } from '../../src/server/management-api.js';
-import { MetadataStore } from '../../src/store/metadata-store.js';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { MANAGEMENT_MAX_BODY_BYTES } from '../../src/server/management-api.js';
+import {
+  auditLogs,
+  basic,
+  type ManagementFixture,
+  openManagementFixture,
+} from '../helpers/management-fixture.js';
 
-const logger = createLogger('silent');
-const users = new UserRegistry([
-  { name: 'guest', password: 'guest', vhosts: ['/', 'shop'], loopbackOnly: true },
-  { name: 'bob', password: 'secret', vhosts: ['shop'], loopbackOnly: false },
-]);
-const VHOSTS = new Set(['/', 'shop', 'empty']);
-
-const basic = (user: string, password: string) =>
-  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-const GUEST = basic('guest', 'guest');
-const BOB = basic('bob', 'secret');
-
-let root: string;
-let dirCount = 0;
-let app: FastifyInstance;
-let store: MetadataStore;
-let policies: PolicyRegistry;
-const remoteAddresses: Array<string | undefined> = [];
-
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'eventter-mgmt-'));
-});
-after(async () => {
-  await app?.close();
-  await store?.close();
-  await rm(root, { recursive: true, force: true });
-});
+let fx: ManagementFixture;
 
 beforeEach(async () => {
-  await app?.close();
-  await store?.close();
-  store = await MetadataStore.open(join(root, `meta-${dirCount++}`), { fsync: false });
-  policies = new PolicyRegistry(store);
-  app = buildHttpApp({ logger, health: () => ({ status: 'ok', uptimeSeconds: 0 }) });
-  registerManagementRoutes(app, {
-    policies,
-    authenticate: (user, password, remoteAddress) => {
-      remoteAddresses.push(remoteAddress);
-      return users.authenticate(user, password, remoteAddress);
-    },
-    vhostExists: (vhost) => VHOSTS.has(vhost),
-    logger,
-  });
-  await app.ready();
+  fx = await openManagementFixture();
+});
+afterEach(async () => {
+  await fx.close();
 });
 
-function put(url: string, body: unknown, authorization = GUEST, contentType = 'application/json') {
-  return app.inject({
-    method: 'PUT',
-    url,
-    headers: { authorization, 'content-type': contentType },
-    payload: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-}
+const policyBody = { pattern: '.*', definition: { 'max-length': 1 } };
 
-const get = (url: string, authorization = GUEST) =>
-  app.inject({ method: 'GET', url, headers: { authorization } });
-
-describe('management API: authentication', () => {
+describe('management API: authentication and tags', () => {
   it('answers 401 with WWW-Authenticate without credentials, with bad ones, or a malformed header', async () => {
     for (const authorization of [
       undefined,
-      basic('guest', 'wrong'),
-      basic('nobody', 'x'),
+      basic('guest:wrong'),
+      basic('nobody:x'),
       'Bearer abc',
       'Basic !!',
     ]) {
-      const response = await app.inject({
+      const response = await fx.app.inject({
         method: 'GET',
         url: '/api/policies',
         headers: authorization === undefined ? {} : { authorization },
@@ -90,61 +40,101 @@ describe('management API: authentication', () => {
   });
 
   it('checks credentials before reading the body', async () => {
-    const response = await put('/api/policies/%2F/p', '{not json', basic('guest', 'wrong'));
-    assert.equal(response.statusCode, 401);
+    const response = await fx.request('PUT', '/api/policies/%2F/p', {
+      auth: 'guest:wrong',
+      body: '{not json',
+    });
+    assert.equal(response.status, 401);
   });
 
-  it('passes the client address so loopback-only users stay local', async () => {
-    remoteAddresses.length = 0;
-    await get('/api/policies');
-    assert.deepEqual(remoteAddresses, ['127.0.0.1']);
+  it('keeps loopback-only users local: the client address reaches the login', async () => {
+    // guest is loopback-only; inject connects from 127.0.0.1, so it logs in.
+    assert.equal((await fx.request('GET', '/api/whoami')).status, 200);
+  });
+
+  it('refuses users without a management tag with 403, on every route', async () => {
+    for (const url of ['/api/whoami', '/api/policies', '/api/vhosts', '/api/users', '/api/vhost-limits']) {
+      const response = await fx.request('GET', url, { auth: 'plain:x' });
+      assert.equal(response.status, 403, url);
+      assert.deepEqual(response.json, { error: 'not_authorised', reason: 'Not management user' });
+    }
   });
 
   it('answers 403 when the user lacks the vhost', async () => {
     const attempts = [
-      get('/api/policies/%2F', BOB),
-      get('/api/policies/%2F/p', BOB),
-      put('/api/policies/%2F/p', { pattern: '.*', definition: { 'max-length': 1 } }, BOB),
-      app.inject({ method: 'DELETE', url: '/api/policies/%2F/p', headers: { authorization: BOB } }),
+      fx.request('GET', '/api/policies/%2F', { auth: 'pol:p' }),
+      fx.request('GET', '/api/policies/%2F/p', { auth: 'pol:p' }),
+      fx.request('PUT', '/api/policies/%2F/p', { auth: 'pol:p', body: policyBody }),
+      fx.request('DELETE', '/api/policies/%2F/p', { auth: 'pol:p' }),
     ];
     for (const response of await Promise.all(attempts)) {
-      assert.equal(response.statusCode, 403);
-      assert.deepEqual(response.json(), {
+      assert.equal(response.status, 403);
+      assert.deepEqual(response.json, {
         error: 'access_refused',
-        reason: "user 'bob' has no access to vhost '/'",
+        reason: "user 'pol' has no access to vhost '/'",
       });
     }
-    assert.deepEqual(policies.list(), []);
+    assert.deepEqual(fx.broker.policies.list(), []);
+  });
+
+  it('lets policymakers and administrators change policies, management users only list them', async () => {
+    const byManager = await fx.request('PUT', '/api/policies/shop/p', {
+      auth: 'bob:secret',
+      body: policyBody,
+    });
+    assert.equal(byManager.status, 403);
+    assert.deepEqual(byManager.json, { error: 'not_authorised', reason: 'Not policymaker user' });
+    assert.equal((await fx.request('GET', '/api/policies/shop/p', { auth: 'bob:secret' })).status, 403);
+    assert.equal((await fx.request('DELETE', '/api/policies/shop/p', { auth: 'bob:secret' })).status, 403);
+
+    const byPolicymaker = await fx.request('PUT', '/api/policies/shop/p', {
+      auth: 'pol:p',
+      body: policyBody,
+    });
+    assert.equal(byPolicymaker.status, 201);
+    assert.equal((await fx.request('GET', '/api/policies/shop/p', { auth: 'pol:p' })).status, 200);
+    const listed = await fx.request('GET', '/api/policies/shop', { auth: 'bob:secret' });
+    assert.deepEqual(
+      listed.json.map((p: { name: string }) => p.name),
+      ['p'],
+    );
+    // Administrators reach every vhost, permissions or not ('empty' has none for guest).
+    assert.equal((await fx.request('PUT', '/api/policies/empty/q', { body: policyBody })).status, 201);
+    // Monitoring users have no permissions in any vhost: they list nothing.
+    assert.deepEqual((await fx.request('GET', '/api/policies', { auth: 'mon:m' })).json, []);
   });
 });
 
 describe('management API: policies', () => {
   it('creates (201), updates (204), reads and deletes a policy in vhost /', async () => {
-    const created = await put('/api/policies/%2F/ttl', {
-      pattern: '^orders\\.',
-      definition: { 'message-ttl': 60000, 'max-length': 100 },
-      priority: 3,
-      'apply-to': 'queues',
+    const created = await fx.request('PUT', '/api/policies/%2F/ttl', {
+      body: {
+        pattern: '^orders\\.',
+        definition: { 'message-ttl': 60000, 'max-length': 100 },
+        priority: 3,
+        'apply-to': 'queues',
+      },
     });
-    assert.equal(created.statusCode, 201);
-    assert.equal(created.body, '');
+    assert.equal(created.status, 201);
+    assert.equal(created.text, '');
 
-    const expected = {
+    const one = await fx.request('GET', '/api/policies/%2F/ttl');
+    assert.equal(one.status, 200);
+    assert.deepEqual(one.json, {
       vhost: '/',
       name: 'ttl',
       pattern: '^orders\\.',
       'apply-to': 'queues',
       definition: { 'message-ttl': 60000, 'max-length': 100 },
       priority: 3,
-    };
-    const one = await get('/api/policies/%2F/ttl');
-    assert.equal(one.statusCode, 200);
-    assert.deepEqual(one.json(), expected);
-    assert.equal(policies.match('/', 'queue', 'orders.new')?.name, 'ttl');
+    });
+    assert.equal(fx.broker.policies.match('/', 'queue', 'orders.new')?.name, 'ttl');
 
-    const updated = await put('/api/policies/%2F/ttl', { pattern: '.*', definition: { expires: 5000 } });
-    assert.equal(updated.statusCode, 204);
-    assert.deepEqual((await get('/api/policies/%2F/ttl')).json(), {
+    const updated = await fx.request('PUT', '/api/policies/%2F/ttl', {
+      body: { pattern: '.*', definition: { expires: 5000 } },
+    });
+    assert.equal(updated.status, 204);
+    assert.deepEqual((await fx.request('GET', '/api/policies/%2F/ttl')).json, {
       vhost: '/',
       name: 'ttl',
       pattern: '.*',
@@ -153,45 +143,47 @@ describe('management API: policies', () => {
       priority: 0,
     });
 
-    const deleted = await app.inject({
-      method: 'DELETE',
-      url: '/api/policies/%2F/ttl',
-      headers: { authorization: GUEST },
-    });
-    assert.equal(deleted.statusCode, 204);
-    const gone = await get('/api/policies/%2F/ttl');
-    assert.equal(gone.statusCode, 404);
-    assert.deepEqual(gone.json(), { error: 'not_found', reason: "no policy 'ttl' in vhost '/'" });
+    assert.equal((await fx.request('DELETE', '/api/policies/%2F/ttl')).status, 204);
+    const gone = await fx.request('GET', '/api/policies/%2F/ttl');
+    assert.equal(gone.status, 404);
+    assert.deepEqual(gone.json, { error: 'not_found', reason: "no policy 'ttl' in vhost '/'" });
   });
 
-  it('lists per vhost and across the vhosts the user may use', async () => {
-    await policies.set({
-      vhost: '/',
-      name: 'root',
+  it('records every policy change in the audit trail with the user and address', async () => {
+    await fx.request('PUT', '/api/policies/shop/p', { auth: 'pol:p', body: policyBody });
+    await fx.request('DELETE', '/api/policies/shop/p', { auth: 'pol:p' });
+    const events = auditLogs(fx).map((r) => [r.event, r.by, r.from, r.vhost, r.policy]);
+    assert.deepEqual(events, [
+      ['policy.set', 'pol', '127.0.0.1', 'shop', 'p'],
+      ['policy.cleared', 'pol', '127.0.0.1', 'shop', 'p'],
+    ]);
+    const [set] = auditLogs(fx);
+    assert.deepEqual(set.details, {
       pattern: '.*',
-      applyTo: 'all',
+      'apply-to': 'all',
       priority: 0,
       definition: { 'max-length': 1 },
     });
-    await policies.set({
-      vhost: 'shop',
-      name: 'cart',
-      pattern: '^c',
-      applyTo: 'exchanges',
-      priority: 1,
-      definition: { 'alternate-exchange': 'ae' },
+    assert.equal(set.level, 'info');
+    assert.equal(set.msg, 'audit');
+  });
+
+  it('lists per vhost and across the vhosts the user may use', async () => {
+    await fx.request('PUT', '/api/policies/%2F/root', { body: policyBody });
+    await fx.request('PUT', '/api/policies/shop/cart', {
+      body: {
+        pattern: '^c',
+        'apply-to': 'exchanges',
+        priority: 1,
+        definition: { 'alternate-exchange': 'ae' },
+      },
     });
-    assert.deepEqual(
-      (await get('/api/policies')).json().map((p: { name: string }) => p.name),
-      ['root', 'cart'],
-    );
-    assert.deepEqual(
-      (await get('/api/policies', BOB)).json().map((p: { name: string }) => p.name),
-      ['cart'],
-    );
-    const shop = await get('/api/policies/shop', BOB);
-    assert.equal(shop.statusCode, 200);
-    assert.deepEqual(shop.json(), [
+    const names = (reply: { json: Array<{ name: string }> }) => reply.json.map((p) => p.name);
+    assert.deepEqual(names(await fx.request('GET', '/api/policies')), ['root', 'cart']);
+    assert.deepEqual(names(await fx.request('GET', '/api/policies', { auth: 'bob:secret' })), ['cart']);
+    const shop = await fx.request('GET', '/api/policies/shop', { auth: 'bob:secret' });
+    assert.equal(shop.status, 200);
+    assert.deepEqual(shop.json, [
       {
         vhost: 'shop',
         name: 'cart',
@@ -204,41 +196,24 @@ describe('management API: policies', () => {
   });
 
   it('decodes names with reserved characters', async () => {
-    const response = await put('/api/policies/shop/a%2Fb%20c', {
-      pattern: '.*',
-      definition: { 'max-length': 1 },
-    });
-    assert.equal(response.statusCode, 201);
-    assert.equal(policies.get('shop', 'a/b c')?.name, 'a/b c');
-    assert.equal((await get('/api/policies/shop/a%2Fb%20c')).json().name, 'a/b c');
+    const response = await fx.request('PUT', '/api/policies/shop/a%2Fb%20c', { body: policyBody });
+    assert.equal(response.status, 201);
+    assert.equal(fx.broker.policies.get('shop', 'a/b c')?.name, 'a/b c');
+    assert.equal((await fx.request('GET', '/api/policies/shop/a%2Fb%20c')).json.name, 'a/b c');
   });
 
   it('answers 404 for an unknown vhost or a missing policy', async () => {
-    const guestOnUnknown = new UserRegistry([
-      { name: 'root', password: 'r', vhosts: ['ghost'], loopbackOnly: false },
-    ]);
-    const ghostApp = buildHttpApp({ logger, health: () => ({ status: 'ok', uptimeSeconds: 0 }) });
-    registerManagementRoutes(ghostApp, {
-      policies,
-      authenticate: (u, p, a) => guestOnUnknown.authenticate(u, p, a),
-      vhostExists: (vhost) => VHOSTS.has(vhost),
-    });
-    const response = await ghostApp.inject({
-      method: 'GET',
-      url: '/api/policies/ghost',
-      headers: { authorization: basic('root', 'r') },
-    });
-    assert.equal(response.statusCode, 404);
-    assert.deepEqual(response.json(), { error: 'not_found', reason: "no vhost 'ghost'" });
-    await ghostApp.close();
-
-    const deleted = await app.inject({
-      method: 'DELETE',
-      url: '/api/policies/%2F/none',
-      headers: { authorization: GUEST },
-    });
-    assert.equal(deleted.statusCode, 404);
-    assert.equal(deleted.json().error, 'not_found');
+    for (const [method, url] of [
+      ['GET', '/api/policies/ghost'],
+      ['PUT', '/api/policies/ghost/p'],
+    ]) {
+      const response = await fx.request(method, url, { body: method === 'PUT' ? policyBody : undefined });
+      assert.equal(response.status, 404, url);
+      assert.deepEqual(response.json, { error: 'not_found', reason: "no vhost 'ghost'" });
+    }
+    const deleted = await fx.request('DELETE', '/api/policies/%2F/none');
+    assert.equal(deleted.status, 404);
+    assert.equal(deleted.json.error, 'not_found');
   });
 
   it('rejects bad bodies with 400 and the reason', async () => {
@@ -258,47 +233,40 @@ describe('management API: policies', () => {
       [{ pattern: '.*', definition: { 'max-length': 1 }, colour: 'red' }, /unknown field "colour"/],
     ];
     for (const [body, reason] of cases) {
-      const response = await put('/api/policies/%2F/p', body);
-      assert.equal(response.statusCode, 400, JSON.stringify(body));
-      const json = response.json();
-      assert.equal(json.error, 'bad_request');
-      assert.match(json.reason, reason);
+      const response = await fx.request('PUT', '/api/policies/%2F/p', { body });
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.equal(response.json.error, 'bad_request');
+      assert.match(response.json.reason, reason);
     }
-    assert.deepEqual(policies.list(), []);
+    assert.deepEqual(fx.broker.policies.list(), []);
+    assert.deepEqual(auditLogs(fx), []);
   });
 
   it('accepts RabbitMQ export fields, a string priority and any content type', async () => {
-    const response = await put(
-      '/api/policies/%2F/p',
-      JSON.stringify({
+    const response = await fx.request('PUT', '/api/policies/%2F/p', {
+      body: JSON.stringify({
         vhost: '/',
         name: 'p',
         pattern: '.*',
         definition: { 'max-length': 1 },
         priority: '7',
       }),
-      GUEST,
-      'application/x-www-form-urlencoded',
-    );
-    assert.equal(response.statusCode, 201);
-    assert.equal(policies.get('/', 'p')?.priority, 7);
+      contentType: 'application/x-www-form-urlencoded',
+    });
+    assert.equal(response.status, 201);
+    assert.equal(fx.broker.policies.get('/', 'p')?.priority, 7);
   });
 
   it('refuses oversized bodies with 413', async () => {
-    const response = await put('/api/policies/%2F/p', {
-      pattern: 'x'.repeat(MANAGEMENT_MAX_BODY_BYTES),
-      definition: { 'max-length': 1 },
+    const response = await fx.request('PUT', '/api/policies/%2F/p', {
+      body: { pattern: 'x'.repeat(MANAGEMENT_MAX_BODY_BYTES), definition: { 'max-length': 1 } },
     });
-    assert.equal(response.statusCode, 413);
-    assert.equal(typeof response.json().reason, 'string');
+    assert.equal(response.status, 413);
+    assert.equal(typeof response.json.reason, 'string');
   });
 
   it('leaves other routes to the application', async () => {
-    assert.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
-    assert.equal(
-      (await app.inject({ method: 'GET', url: '/api/nothing', headers: { authorization: GUEST } }))
-        .statusCode,
-      404,
-    );
+    assert.equal((await fx.app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
+    assert.equal((await fx.request('GET', '/api/nothing')).status, 404);
   });
 });

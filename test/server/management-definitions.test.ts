@@ -63,9 +63,9 @@ describe('management API: definitions', () => {
     assert.deepEqual(missing.json(), { error: 'not_found', reason: 'vhost_not_found' });
   });
 
-  it('only administrators may export or import (401, as RabbitMQ answers)', async () => {
+  it('only administrators may export or import (403, as every tag refusal of the management API)', async () => {
     for (const res of [await get('/api/definitions', ALICE), await post('/api/definitions', {}, ALICE)]) {
-      assert.equal(res.statusCode, 401);
+      assert.equal(res.statusCode, 403);
       assert.deepEqual(res.json(), { error: 'not_authorised', reason: 'Not administrator user' });
     }
     const anonymous = await app.inject({ method: 'GET', url: '/api/definitions' });
