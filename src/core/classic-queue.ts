@@ -18,6 +18,7 @@ export interface QueueDefinition {
   arguments: FieldTable;
   /** Connection identity for exclusive queues; null otherwise. */
   exclusiveOwner: object | null;
+  metadata?: QueueMetadata;
 }
 
 export interface QueueHooks {
@@ -37,7 +38,24 @@ export interface GetResult {
   redelivered: boolean;
   /** Ready messages left after this one, as basic.get-ok reports. */
   remaining: number;
+  /** Failed deliveries before this one (0 on a first delivery). */
+  deliveryCount: number;
+  /** Epoch ms when the message expires (0: never). */
+  expiresAt: number;
 }
+
+/** A message still in the queue, seen in place: ready, or held by an owner (delivered, not yet settled). */
+export interface QueuedMessage {
+  offset: number;
+  /** Epoch ms when it expires; 0: never. */
+  expiresAt: number;
+  held: boolean;
+  /** The holder of a held message (null: held without an owner). */
+  owner: object | null;
+}
+
+/** A queue's user-defined attributes (the HTTP queue API's metadata document), kept with its definition. */
+export type QueueMetadata = Record<string, unknown>;
 
 /** A publish refused by a queue at its length limit with overflow reject-publish (the publisher gets a nack). */
 export class QueueFullError extends Error {
@@ -64,6 +82,8 @@ export class ClassicQueue {
   readonly autoDelete: boolean;
   readonly arguments: FieldTable;
   readonly exclusiveOwner: object | null;
+  /** Replaced as a whole (VHost.setQueueMetadata persists it); never mutated in place. */
+  metadata: QueueMetadata;
 
   private readonly ready: ReadySet;
   private readonly unacked = new UnackedEntries();
@@ -100,6 +120,7 @@ export class ClassicQueue {
     this.autoDelete = definition.autoDelete;
     this.arguments = definition.arguments;
     this.exclusiveOwner = definition.exclusiveOwner;
+    this.metadata = definition.metadata ?? {};
     this.ready = new ReadySet(settingsValue.maxPriority);
   }
 
@@ -150,12 +171,28 @@ export class ClassicQueue {
    * persistent message in a durable queue, at once otherwise (possibly synchronously).
    */
   enqueue(message: Message, onStored?: (err: Error | null) => void): void {
+    this.enqueueAt(message, onStored, true);
+  }
+
+  /**
+   * Appends a message that must have an offset (the HTTP API names it by one), so it never takes the no-ack
+   * fast path. Returns the offset, or -1 when the queue refused it (onStored gets the QueueFullError).
+   */
+  append(message: Message, onStored?: (err: Error | null) => void): number {
+    return this.enqueueAt(message, onStored, false);
+  }
+
+  private enqueueAt(
+    message: Message,
+    onStored: ((err: Error | null) => void) | undefined,
+    fastPath: boolean,
+  ): number {
     const size = message.body.length;
     const overflow = this.settings.overflow;
     if (overflow !== 'drop-head' && this.wouldOverflow(size)) {
       if (overflow === 'reject-publish-dlx') this.deadLetterNow(message, 'maxlen');
       onStored?.(new QueueFullError(this.describe));
-      return;
+      return -1;
     }
     // Fast path: nothing waiting and a no-ack consumer has room. The message leaves the broker at once, so it
     // is never written: nothing could ever read it back (RabbitMQ confirms such messages without persisting too).
@@ -163,9 +200,12 @@ export class ClassicQueue {
     if (this.ready.length === 0 && this.consumers.count > 0) {
       consumer = this.nextConsumerWithCredit();
       if (consumer?.noAck) {
-        onStored?.(null);
-        consumer.deliver(this, -1, message, false);
-        return;
+        if (fastPath) {
+          onStored?.(null);
+          consumer.deliver(this, -1, message, false);
+          return -1;
+        }
+        consumer = undefined; // delivered from the ready ring on the next drain instead
       }
     }
     const now = Date.now();
@@ -181,12 +221,12 @@ export class ClassicQueue {
     // A consumer that acks has room: hand it over without touching the rings (the log keeps it until the ack).
     if (consumer) {
       this.deliverTo(consumer, offset, message, expiresAt, size, priority);
-      return;
+      return offset;
     }
     if (expiresAt !== 0 && expiresAt <= now) {
       // TTL 0 (or already past): only an immediate delivery could have saved it.
       this.pendingDeath(offset, 'expired', message);
-      return;
+      return offset;
     }
     this.ready.push(offset, expiresAt, size, priority);
     this.readyBytes += size;
@@ -194,6 +234,7 @@ export class ClassicQueue {
     this.enforceLengthLimit();
     if (expiresAt !== 0) this.armExpiryTimer();
     if (this.consumers.count > 0) this.scheduleDrain();
+    return offset;
   }
 
   addConsumer(consumer: Consumer, options?: ConsumeOptions): void {
@@ -366,6 +407,83 @@ export class ClassicQueue {
     return this.deliveryCounts.get(offset) ?? 0;
   }
 
+  // ---- reading in place (the HTTP queue API lists, fetches and deletes by id) ------------------------------
+
+  /** The message at offset if it is still queued (ready, or held by an owner); undefined once it is gone. */
+  locate(offset: number): QueuedMessage | undefined {
+    const entry = this.unacked.get(offset);
+    if (entry) return { offset, expiresAt: entry.expiresAt, held: true, owner: entry.owner };
+    const at = this.ready.find(offset);
+    if (!at) return undefined;
+    const expiresAt = this.ready.expiryAt(at);
+    if (expiresAt !== 0 && expiresAt <= Date.now()) return undefined; // expired, not yet taken off the head
+    return { offset, expiresAt, held: false, owner: null };
+  }
+
+  /**
+   * Visits queued messages above offset `after` in offset order, without taking them: the ready ones, and the
+   * held ones too with includeHeld; expired ones are skipped. Stops when `each` returns false.
+   */
+  forEachQueued(after: number, includeHeld: boolean, each: (m: QueuedMessage) => boolean): void {
+    const held = includeHeld ? this.unacked.offsetsAfter(after) : [];
+    let h = 0;
+    let going = true;
+    const emitHeldBelow = (limit: number): boolean => {
+      while (going && h < held.length && held[h] < limit) {
+        const offset = held[h++];
+        const entry = this.unacked.get(offset)!;
+        going = each({ offset, expiresAt: entry.expiresAt, held: true, owner: entry.owner });
+      }
+      return going;
+    };
+    const now = Date.now();
+    this.ready.forEachAfter(after, (offset, expiresAt) => {
+      if (!emitHeldBelow(offset)) return false;
+      if (expiresAt !== 0 && expiresAt <= now) return true;
+      going = each({ offset, expiresAt, held: false, owner: null });
+      return going;
+    });
+    emitHeldBelow(Number.POSITIVE_INFINITY);
+  }
+
+  /** Lowest and highest offsets still queued, ready or held; undefined when the queue holds nothing. */
+  offsetRange(): { lowest: number; highest: number } | undefined {
+    this.expireHeads(Date.now());
+    const range = this.ready.offsetRange();
+    let lowest = range?.lowest ?? Number.POSITIVE_INFINITY;
+    let highest = range?.highest ?? -1;
+    for (const offset of this.unacked.offsetsAfter(-1)) {
+      lowest = Math.min(lowest, offset);
+      highest = Math.max(highest, offset);
+    }
+    return highest < 0 ? undefined : { lowest, highest };
+  }
+
+  /** The content of a queued message, from memory or the log, without taking it. */
+  read(offset: number): Promise<Message | undefined> {
+    return this.log.read(offset);
+  }
+
+  /** Deletes a ready message wherever it is in the queue (by id, unconsumed). False if it is not ready. */
+  removeReady(offset: number): boolean {
+    const at = this.ready.find(offset);
+    if (!at) return false;
+    this.readyBytes -= this.ready.sizeAt(at);
+    this.ready.removeAt(at);
+    this.log.forget(offset, this.log.cached(offset));
+    this.settleDelivered(offset);
+    this.armExpiryTimer();
+    return true;
+  }
+
+  /** Moves the expiry of a message owner holds (it applies once the message is back in the ready queue). */
+  setHeldExpiry(offset: number, owner: object, expiresAt: number): boolean {
+    const entry = this.unacked.get(offset);
+    if (!entry || entry.owner !== owner) return false;
+    entry.expiresAt = expiresAt;
+    return true;
+  }
+
   // ---- delivery --------------------------------------------------------------------------------------------
 
   private expiryFor(message: Message, now: number): number {
@@ -381,6 +499,7 @@ export class ClassicQueue {
     const priority = this.ready.headLevel();
     this.removeHead(offset, message);
     const redelivered = this.redelivered.has(offset);
+    const deliveryCount = this.deliveryCount(offset);
     if (noAck) this.settleDelivered(offset);
     else {
       const leaseDeadline = leaseMs > 0 ? Date.now() + leaseMs : 0;
@@ -393,6 +512,8 @@ export class ClassicQueue {
       message: this.withDeliveryCount(offset, message),
       redelivered,
       remaining: this.ready.length,
+      deliveryCount,
+      expiresAt,
     };
   }
 

@@ -22,6 +22,8 @@ export interface StoredQueue {
   id: string;
   autoDelete: boolean;
   arguments: string;
+  /** User-defined attributes (the HTTP queue API's metadata), when any were set. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface StoredBinding {

@@ -3,7 +3,7 @@ import type { FieldTable, FieldValue } from '../codec/field-table.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { StreamStore } from '../store/stream-store.js';
-import { ClassicQueue, QueueFullError, type QueueOptions } from './classic-queue.js';
+import { ClassicQueue, QueueFullError, type QueueMetadata, type QueueOptions } from './classic-queue.js';
 import { routeDeadLetter } from './dead-letter-routing.js';
 import { DelayedMessages } from './delayed-messages.js';
 import { DirectReplyTo } from './direct-reply-to.js';
@@ -71,6 +71,8 @@ export interface QueueDeclare {
   arguments?: FieldTable;
   /** The declaring connection; owns the queue when exclusive and is checked against exclusive queues. */
   owner: object;
+  /** User-defined attributes of a classic queue this declare creates (an existing queue keeps its own). */
+  metadata?: QueueMetadata;
 }
 
 export interface QueueDeclareResult {
@@ -330,6 +332,7 @@ export class VHost {
       arguments: args,
       exclusiveOwner: exclusive ? opts.owner : null,
       settings,
+      metadata: opts.metadata,
     });
     return this.awaitCreation(name, creation);
   }
@@ -361,6 +364,15 @@ export class VHost {
     if (opts.ifUnused && q.consumerCount > 0) throw preconditionFailed(`${q.describe} in use`);
     if (opts.ifEmpty && q.messageCount > 0) throw preconditionFailed(`${q.describe} not empty`);
     return this.removeQueue(q);
+  }
+
+  /** Replaces a classic queue's user-defined attributes; durable ones are stored with its definition. */
+  async setQueueMetadata(queue: ClassicQueue, metadata: QueueMetadata): Promise<void> {
+    if (this.queues.get(queue.name) !== queue) throw notFound(`no ${queue.describe}`);
+    if (queue.durable && queue.exclusiveOwner === null) {
+      await this.ctx.meta.put(this.key('queue', queue.name), storedQueue(queue, metadata));
+    }
+    queue.metadata = metadata;
   }
 
   purgeQueue(name: string, owner: object): number {
@@ -498,6 +510,7 @@ export class VHost {
           autoDelete: s.autoDelete,
           arguments: args,
           exclusiveOwner: null,
+          metadata: s.metadata,
           settings: parseQueueArguments(
             this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args,
             describe,
@@ -569,6 +582,7 @@ export class VHost {
       arguments: FieldTable;
       exclusiveOwner: object | null;
       settings: ReturnType<typeof parseQueueArguments>;
+      metadata?: QueueMetadata;
     },
     recovering = false,
   ): Promise<ClassicQueue> {
@@ -582,13 +596,8 @@ export class VHost {
       onStoreError: (q, err) => this.ctx.onQueueStoreError(q, err),
     });
     if (def.durable && def.exclusiveOwner === null && !recovering) {
-      const stored: StoredQueue = {
-        id: def.id,
-        autoDelete: def.autoDelete,
-        arguments: encodeArgs(def.arguments),
-      };
       try {
-        await this.ctx.meta.put(this.key('queue', def.name), stored);
+        await this.ctx.meta.put(this.key('queue', def.name), storedQueue(queue, queue.metadata));
       } catch (err) {
         await queue.delete().catch(ignore); // never registered: a failed declare leaves nothing behind
         throw err;
@@ -773,6 +782,17 @@ function delayOf(message: Message): number {
   const n =
     typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v) : 0;
   return Number.isFinite(n) ? n : 0;
+}
+
+/** A durable classic queue's record in the metadata store. */
+function storedQueue(queue: ClassicQueue, metadata: QueueMetadata): StoredQueue {
+  const stored: StoredQueue = {
+    id: queue.id,
+    autoDelete: queue.autoDelete,
+    arguments: encodeArgs(queue.arguments),
+  };
+  if (Object.keys(metadata).length > 0) stored.metadata = metadata;
+  return stored;
 }
 
 function newQueueId(): string {

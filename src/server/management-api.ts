@@ -16,6 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PolicyRegistry } from '../core/policies.js';
 import { type Policy, PolicyValidationError, validatePolicy } from '../core/policy-definition.js';
 import type { Principal } from '../core/users.js';
+import { basicCredentials } from '../net/http-basic-auth.js';
 import type { Logger } from './logger.js';
 import { registerStreamRoutes, type StreamAdmin } from './management-streams.js';
 
@@ -49,7 +50,6 @@ export interface PolicyJson {
 
 /** A policy body is a few hundred bytes; this leaves room for long patterns and nothing else. */
 export const MANAGEMENT_MAX_BODY_BYTES = 64 * 1024;
-const MAX_AUTHORIZATION_LENGTH = 4096;
 const REALM = 'Basic realm="EventterMQ Management"';
 /** Fields RabbitMQ's own exports carry besides the policy; the path decides them, so they are ignored. */
 const IGNORED_BODY_FIELDS = new Set(['vhost', 'name', 'component']);
@@ -76,17 +76,6 @@ export function policyToJson(p: Policy): PolicyJson {
     definition: p.definition,
     priority: p.priority,
   };
-}
-
-/** user:password from a Basic Authorization header, or undefined when it is absent or malformed. */
-function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
-  if (header === undefined || header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
-  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
-  if (!match) return undefined;
-  const text = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = text.indexOf(':');
-  if (colon <= 0) return undefined;
-  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
 /** RabbitMQ's UI and some scripts send the priority as a string of digits. */

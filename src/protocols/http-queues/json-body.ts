@@ -1,0 +1,84 @@
+import { invalidBody } from './queue-api-error.js';
+
+/**
+ * Request bodies as Zaqar reads them: a JSON object or array (anything else "could not be parsed"), strict
+ * UTF-8, and integers within what the store keeps exactly. Zaqar refuses integers beyond 64 bits; JavaScript
+ * numbers are exact only to 2^53, so we refuse those beyond that too rather than change a client's data.
+ */
+
+export type JsonObject = Record<string, unknown>;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** A quick test before the exact scan: only a run of 16+ digits can be an integer beyond 2^53. */
+const LONG_DIGIT_RUN = /\d{16}/;
+
+/**
+ * The parsed body. `raw` undefined means the request had no body at all (Zaqar: "can not be empty"); an empty
+ * one (Content-Length: 0) does not parse.
+ */
+export function parseJsonBody(raw: Buffer | undefined): unknown {
+  if (raw === undefined) throw invalidBody('Request body can not be empty');
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    throw invalidBody('Request body could not be parsed.');
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    throw invalidBody('Request body could not be parsed.');
+  }
+  if (typeof document !== 'object' || document === null) {
+    throw invalidBody('Request body could not be parsed.');
+  }
+  if (LONG_DIGIT_RUN.test(text) && hasInexactInteger(text)) {
+    throw invalidBody('JSON contains integer that is too large.');
+  }
+  return document;
+}
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Whether the JSON text has an integer literal outside ±(2^53 - 1), skipping string contents. */
+function hasInexactInteger(text: string): boolean {
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // a string: skip to its closing quote, over escapes
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
+      i++;
+      continue;
+    }
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      let end = i + 1;
+      while (end < text.length && /[0-9.eE+-]/.test(text[end])) end++;
+      const token = text.slice(i, end);
+      if (/^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token))) return true;
+      i = end;
+      continue;
+    }
+    i++;
+  }
+  return false;
+}
+
+/**
+ * One typed field of a body object, as Zaqar's sanitizer checks it: absent takes the default (or is "Missing"
+ * without one); present must be an integer. Like Python, true and false count as the integers 1 and 0.
+ */
+export function integerField(document: JsonObject, name: string, fallback: number | undefined): number {
+  if (!(name in document)) {
+    if (fallback === undefined) throw invalidBody(`Missing "${name}" field.`);
+    return fallback;
+  }
+  const value = document[name];
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'number' && Number.isInteger(value)) return value;
+  throw invalidBody(`The value of the "${name}" field must be a int.`);
+}
