@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { access } from '../../core/authorization.js';
 import type { ClassicQueue } from '../../core/classic-queue.js';
 import { type ClaimTerms, claimsOf } from '../../core/queue-claims.js';
-import { integerField, isJsonObject, type JsonObject, parseJsonBody } from './json-body.js';
+import { integerField, isJsonObject, type JsonObject, parseJsonBody, requestBody } from './json-body.js';
 import { queueApiDefaults, queueApiLimits } from './limits.js';
 import { load, type MessageJson, messageJson } from './message-reader.js';
 import { intParam, type Query } from './query-params.js';
@@ -25,7 +25,7 @@ export function registerClaimRoutes(routes: QueueApiRoutes): void {
     access.readQueue(ctx.principal, ctx.project, name);
     const limit = intParam(r.query, 'limit');
     // Clients may leave the body out entirely (or send Content-Length: 0): the defaults apply.
-    const raw = r.body as Buffer | undefined;
+    const raw = requestBody(r);
     const terms = claimTerms(raw === undefined || raw.length === 0 ? {} : claimDocument(raw));
     checkTtl(terms.ttlSeconds);
     const max = queueApiLimits.maxMessagesPerClaimOrPop;
@@ -81,7 +81,7 @@ export function registerClaimRoutes(routes: QueueApiRoutes): void {
   routes.add('PATCH', '/queues/:queue_name/claims/:claim_id', async (request, reply, ctx) => {
     const r = request as ClaimRequest;
     access.readQueue(ctx.principal, ctx.project, r.params.queue_name);
-    const terms = claimTerms(claimDocument(r.body as Buffer | undefined));
+    const terms = claimTerms(claimDocument(requestBody(r)));
     checkTtl(terms.ttlSeconds);
     // Zaqar leaves the grace of a renewal unchecked; we only keep it within 0 and the maximum.
     checkGrace(terms.graceSeconds, 0);

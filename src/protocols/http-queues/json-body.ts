@@ -39,6 +39,18 @@ export function parseJsonBody(raw: Buffer | undefined): unknown {
   return document;
 }
 
+/**
+ * The request's body bytes: undefined when it had none at all (no Content-Length, not chunked), an empty
+ * buffer for Content-Length: 0 (fastify passes no body for that; Zaqar tells the two apart).
+ */
+export function requestBody(request: {
+  body?: unknown;
+  headers: Record<string, unknown>;
+}): Buffer | undefined {
+  if (Buffer.isBuffer(request.body)) return request.body;
+  return request.headers['content-length'] === undefined ? undefined : Buffer.alloc(0);
+}
+
 export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -47,3 +47,13 @@ export function messageJson(
     body: bodyOf(m.message),
   };
 }
+
+/**
+ * Zaqar's claim_count: how many times the message was claimed, counted (as Zaqar does) only on queues with a
+ * dead-letter queue and a claim limit; 0 elsewhere. Held now counts as one claim.
+ */
+export function claimCountOf(queue: ClassicQueue, offset: number, held: boolean): number {
+  const { _max_claim_count: limit, _dead_letter_queue: dlq } = queue.metadata;
+  if (!limit || !dlq) return 0;
+  return queue.deliveryCount(offset) + (held ? 1 : 0);
+}

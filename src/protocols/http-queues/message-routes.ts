@@ -5,9 +5,16 @@ import type { ClassicQueue, QueuedMessage } from '../../core/classic-queue.js';
 import type { Message } from '../../core/message.js';
 import { messageIdOf, offsetOfMessageId } from '../../core/message-id.js';
 import { claimsOf } from '../../core/queue-claims.js';
-import { integerField, isJsonObject, parseJsonBody } from './json-body.js';
+import { integerField, isJsonObject, parseJsonBody, requestBody } from './json-body.js';
 import { queueApiDefaults, queueApiLimits } from './limits.js';
-import { claimOf, type LoadedMessage, load, type MessageJson, messageJson } from './message-reader.js';
+import {
+  claimCountOf,
+  claimOf,
+  type LoadedMessage,
+  load,
+  type MessageJson,
+  messageJson,
+} from './message-reader.js';
 import { ageSeconds, bodyOf, PostedMessages, posterOf } from './message-view.js';
 import { boolParam, intParam, listParam, type Query, queryString, stringParam } from './query-params.js';
 import { declareQueue, findQueue } from './queue-access.js';
@@ -125,7 +132,7 @@ async function postMessages(
       `Message collection size is too large. The max size for current queue is ${max}. It is calculated by max size = min(max_messages_post_size_config: ${queueApiLimits.maxMessagesPostBytes}, max_messages_post_size_queue: ${queueMax}).`,
     );
   }
-  const document = parseJsonBody(request.body as Buffer | undefined);
+  const document = parseJsonBody(requestBody(request));
   if (!isJsonObject(document) || !('messages' in document)) {
     throw invalidRequest('No messages were found in the request body.');
   }
@@ -266,7 +273,7 @@ async function popMessages(queue: ClassicQueue, limit: number): Promise<unknown[
       ttl: claimsOf(queue).ttlSecondsOf(taken.offset, taken.expiresAt, taken.message.timestamp),
       body: bodyOf(taken.message),
       claim_id: claimId,
-      claim_count: taken.deliveryCount,
+      claim_count: claimCountOf(queue, taken.offset, false),
     });
     claimsOf(queue).forgetMessage(taken.offset);
   }

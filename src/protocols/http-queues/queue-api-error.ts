@@ -10,6 +10,8 @@ export class QueueApiError extends Error {
     readonly title: string,
     readonly description: string,
     readonly headers: Record<string, string> = {},
+    /** False for the rare answer sent without a body (406: the client accepts no JSON). */
+    readonly withBody = true,
   ) {
     super(`${title}: ${description}`);
     this.name = 'QueueApiError';

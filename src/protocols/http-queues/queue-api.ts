@@ -66,9 +66,15 @@ export function registerQueueApi(app: FastifyInstance, deps: QueueApiDeps): void
 
       const routes: QueueApiRoutes = {
         add(method, url, handler, bodyLimit = queueApiLimits.maxSmallBodyBytes) {
-          const methods = allowed.get(url) ?? [];
-          methods.push(method);
-          allowed.set(url, methods);
+          let methods = allowed.get(url);
+          if (methods === undefined) {
+            methods = ['OPTIONS'];
+            allowed.set(url, methods);
+            const allow = methods;
+            // As Zaqar's framework does: OPTIONS on any resource lists its methods.
+            scope.options(url, async (_request, reply) => reply.header('Allow', allow.join(', ')).send());
+          }
+          methods.splice(methods.length - 1, 0, method);
           scope.route({
             method,
             url,
@@ -83,7 +89,10 @@ export function registerQueueApi(app: FastifyInstance, deps: QueueApiDeps): void
       };
 
       routes.add('GET', '/', async (_request, reply) =>
-        reply.type('application/json-home').header('Cache-Control', 'max-age=86400').send(homeDocument()),
+        reply
+          .type('application/json-home')
+          .header('Cache-Control', 'max-age=86400')
+          .send(Buffer.from(JSON.stringify(homeDocument()))),
       );
       routes.add('GET', '/ping', async (_request, reply) => reply.code(204).send());
       routes.add('GET', '/health', async (_request, _reply, ctx) => health(ctx));
@@ -122,7 +131,7 @@ async function health(ctx: QueueApiContext): Promise<unknown> {
 
 function sendApiError(reply: FastifyReply, err: QueueApiError): void {
   for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
-  reply.code(err.statusCode).send(err.body);
+  reply.code(err.statusCode).send(err.withBody ? err.body : undefined);
 }
 
 function sendError(

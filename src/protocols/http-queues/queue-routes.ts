@@ -4,7 +4,7 @@ import type { ClassicQueue } from '../../core/classic-queue.js';
 import { messageIdOf } from '../../core/message-id.js';
 import { isJsonObject, type JsonObject, parseJsonBody } from './json-body.js';
 import { queueApiDefaults, queueApiLimits } from './limits.js';
-import { claimOf, type LoadedMessage, load, ttlOf } from './message-reader.js';
+import { claimCountOf, claimOf, type LoadedMessage, load, ttlOf } from './message-reader.js';
 import { ageSeconds, bodyOf, createdIso, messageHref } from './message-view.js';
 import { boolParam, intParam, type Query, queryString, stringParam } from './query-params.js';
 import { declareQueue, findQueue } from './queue-access.js';
@@ -194,7 +194,7 @@ async function queueStats(ctx: QueueApiContext, name: string, queuePath: string)
       ttl: ttlOf(queue, m),
       body: bodyOf(m.message),
       claim_id: claimOf(m, now)?.id ?? null,
-      claim_count: queue.deliveryCount(m.offset),
+      claim_count: claimCountOf(queue, m.offset, m.held),
       created: createdIso(m.message),
       href: messageHref(queuePath, messageIdOf(queue.id, m.offset)),
     };

@@ -86,17 +86,20 @@ function checkAccept(accept: string | undefined): void {
     const q = params.find((p) => p.startsWith('q='));
     if (q === undefined || Number(q.slice(2)) > 0) return;
   }
+  // No body, as Zaqar: the client has just said it cannot read one.
   throw new QueueApiError(
     406,
     'Not Acceptable',
     'Endpoint only serves `application/json`; specify client-side media type support with the "Accept" header.',
+    {},
+    false,
   );
 }
 
 /** Python's uuid.UUID() forms: hyphens, braces and a urn:uuid: prefix are optional; 32 hex digits. */
 function clientIdOf(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header[header.length - 1] : header;
-  if (value === undefined || value === '') {
+  if (value === undefined) {
     throw new QueueApiError(400, 'Missing header value', 'The "Client-ID" header is required.');
   }
   const hex = value
