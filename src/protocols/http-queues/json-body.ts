@@ -11,6 +11,11 @@ export type JsonObject = Record<string, unknown>;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** A quick test before the exact scan: only a run of 16+ digits can be an integer beyond 2^53. */
 const LONG_DIGIT_RUN = /\d{16}/;
+/**
+ * Deepest nesting of arrays and objects accepted. Zaqar's Python parser gives up near 1000 (with a 503);
+ * ours must stay well inside what JSON.stringify can recurse through when the body is stored.
+ */
+export const MAX_JSON_DEPTH = 512;
 
 /**
  * The parsed body. `raw` undefined means the request had no body at all (Zaqar: "can not be empty"); an empty
@@ -33,8 +38,11 @@ export function parseJsonBody(raw: Buffer | undefined): unknown {
   if (typeof document !== 'object' || document === null) {
     throw invalidBody('Request body could not be parsed.');
   }
-  if (LONG_DIGIT_RUN.test(text) && hasInexactInteger(text)) {
-    throw invalidBody('JSON contains integer that is too large.');
+  // Only a text this long can nest this deep; only a long digit run can be an inexact integer.
+  if (text.length > MAX_JSON_DEPTH * 2 || LONG_DIGIT_RUN.test(text)) {
+    const { depth, inexactInteger } = scan(text);
+    if (depth > MAX_JSON_DEPTH) throw invalidBody('Request body could not be parsed.');
+    if (inexactInteger) throw invalidBody('JSON contains integer that is too large.');
   }
   return document;
 }
@@ -55,29 +63,36 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Whether the JSON text has an integer literal outside ±(2^53 - 1), skipping string contents. */
-function hasInexactInteger(text: string): boolean {
+/**
+ * One pass over valid JSON text, skipping string contents: the deepest nesting, and whether an integer
+ * literal lies outside ±(2^53 - 1).
+ */
+function scan(text: string): { depth: number; inexactInteger: boolean } {
+  let depth = 0;
+  let deepest = 0;
+  let inexactInteger = false;
   let i = 0;
   while (i < text.length) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
-      // a string: skip to its closing quote, over escapes
       i++;
       while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
       i++;
-      continue;
-    }
-    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+    } else if (c === 0x5b || c === 0x7b) {
+      deepest = Math.max(deepest, ++depth);
+      i++;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+      i++;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       let end = i + 1;
       while (end < text.length && /[0-9.eE+-]/.test(text[end])) end++;
       const token = text.slice(i, end);
-      if (/^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token))) return true;
+      if (/^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token))) inexactInteger = true;
       i = end;
-      continue;
-    }
-    i++;
+    } else i++;
   }
-  return false;
+  return { depth: deepest, inexactInteger };
 }
 
 /**

@@ -380,6 +380,146 @@ export const postChecks: ZaqarScenario = {
   },
 };
 
+/**
+ * include_claimed lists claimed messages too, each href naming its claim. Zaqar's redis store answers 503
+ * to include_claimed without a marker (it asks redis for the rank of no message), and restarts from the
+ * beginning after a marker that names the first message (rank 0 reads as "no rank").
+ */
+export const listIncludeClaimed: ZaqarScenario = {
+  name: 'list-include-claimed',
+  run: async (api, see) => {
+    const [a, b] = await api.postMessages('mixed', [{ body: 'a' }, { body: 'b' }, { body: 'c' }]);
+    await api.claim('mixed', { ttl: 120, grace: 60 }, 1);
+    const other = api.as(OTHER_CLIENT_ID);
+    return {
+      unclaimedOnly: see.response(await other.get('/v2/queues/mixed/messages')),
+      withClaimed: see.response(await other.get('/v2/queues/mixed/messages?include_claimed=true')),
+      afterFirst: see.response(await other.get(`/v2/queues/mixed/messages?include_claimed=true&marker=${a}`)),
+      afterSecond: see.response(
+        await other.get(`/v2/queues/mixed/messages?include_claimed=true&marker=${b}`),
+      ),
+    };
+  },
+  expected: {
+    unclaimedOnly: {
+      status: 200,
+      body: {
+        messages: [
+          { id: '<id1>', href: '/v2/queues/mixed/messages/<id1>', ttl: 3600, age: 'age', body: 'b' },
+          { id: '<id2>', href: '/v2/queues/mixed/messages/<id2>', ttl: 3600, age: 'age', body: 'c' },
+        ],
+        links: [{ rel: 'next', href: '/v2/queues/mixed/messages?include_delayed=true&marker=<id2>' }],
+      },
+    },
+    withClaimed: {
+      status: 200,
+      body: {
+        messages: [
+          {
+            id: '<id3>',
+            href: '/v2/queues/mixed/messages/<id3>?claim_id=<id4>',
+            ttl: 3600,
+            age: 'age',
+            body: 'a',
+          },
+          { id: '<id1>', href: '/v2/queues/mixed/messages/<id1>', ttl: 3600, age: 'age', body: 'b' },
+          { id: '<id2>', href: '/v2/queues/mixed/messages/<id2>', ttl: 3600, age: 'age', body: 'c' },
+        ],
+        links: [
+          {
+            rel: 'next',
+            href: '/v2/queues/mixed/messages?include_claimed=true&include_delayed=true&marker=<id2>',
+          },
+        ],
+      },
+    },
+    afterFirst: {
+      status: 200,
+      body: {
+        messages: [
+          { id: '<id1>', href: '/v2/queues/mixed/messages/<id1>', ttl: 3600, age: 'age', body: 'b' },
+          { id: '<id2>', href: '/v2/queues/mixed/messages/<id2>', ttl: 3600, age: 'age', body: 'c' },
+        ],
+        links: [
+          {
+            rel: 'next',
+            href: '/v2/queues/mixed/messages?marker=<id2>&include_claimed=true&include_delayed=true',
+          },
+        ],
+      },
+    },
+    afterSecond: {
+      status: 200,
+      body: {
+        messages: [
+          { id: '<id2>', href: '/v2/queues/mixed/messages/<id2>', ttl: 3600, age: 'age', body: 'c' },
+        ],
+        links: [
+          {
+            rel: 'next',
+            href: '/v2/queues/mixed/messages?marker=<id2>&include_claimed=true&include_delayed=true',
+          },
+        ],
+      },
+    },
+  },
+  zaqar: {
+    unclaimedOnly: {
+      status: 200,
+      body: {
+        messages: [
+          { id: '<id1>', href: '/v2/queues/mixed/messages/<id1>', ttl: 3600, age: 'age', body: 'b' },
+          { id: '<id2>', href: '/v2/queues/mixed/messages/<id2>', ttl: 3600, age: 'age', body: 'c' },
+        ],
+        links: [{ rel: 'next', href: '/v2/queues/mixed/messages?include_delayed=true&marker=<id2>' }],
+      },
+    },
+    withClaimed: {
+      status: 503,
+      body: {
+        title: 'Service temporarily unavailable',
+        description: 'Messages could not be listed. Please try again in a few seconds.',
+      },
+    },
+    afterFirst: {
+      status: 200,
+      body: {
+        messages: [
+          {
+            id: '<id3>',
+            href: '/v2/queues/mixed/messages/<id3>?claim_id=<id4>',
+            ttl: 3600,
+            age: 'age',
+            body: 'a',
+          },
+          { id: '<id1>', href: '/v2/queues/mixed/messages/<id1>', ttl: 3600, age: 'age', body: 'b' },
+          { id: '<id2>', href: '/v2/queues/mixed/messages/<id2>', ttl: 3600, age: 'age', body: 'c' },
+        ],
+        links: [
+          {
+            rel: 'next',
+            href: '/v2/queues/mixed/messages?marker=<id2>&include_claimed=true&include_delayed=true',
+          },
+        ],
+      },
+    },
+    afterSecond: {
+      status: 200,
+      body: {
+        messages: [
+          { id: '<id2>', href: '/v2/queues/mixed/messages/<id2>', ttl: 3600, age: 'age', body: 'c' },
+        ],
+        links: [
+          {
+            rel: 'next',
+            href: '/v2/queues/mixed/messages?marker=<id2>&include_claimed=true&include_delayed=true',
+          },
+        ],
+      },
+    },
+  },
+};
+
 /** Deleting by ids (claimed or not) and popping. */
 export const deleteAndPop: ZaqarScenario = {
   name: 'delete-and-pop',
@@ -511,4 +651,4 @@ export const deleteAndPop: ZaqarScenario = {
   },
 };
 
-export const messageScenarios = [postAndList, lazyQueue, postChecks, deleteAndPop];
+export const messageScenarios = [postAndList, listIncludeClaimed, lazyQueue, postChecks, deleteAndPop];
