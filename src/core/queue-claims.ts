@@ -59,7 +59,7 @@ export class QueueClaims {
   ): Promise<{ claim: Claim; messages: GetResult[] } | undefined> {
     const nowSeconds = Math.floor(nowMs / 1000);
     const claim = new Claim(randomUUID(), terms.ttlSeconds, nowSeconds + terms.ttlSeconds);
-    const leaseMs = Math.max(1, claim.expiresAtSeconds * 1000 - nowMs);
+    const leaseMs = leaseLeft(claim);
     const messages: GetResult[] = [];
     while (messages.length < limit) {
       const taken = await this.queue.get(false, claim, leaseMs);
@@ -90,7 +90,7 @@ export class QueueClaims {
   renew(claim: Claim, terms: ClaimTerms, nowMs = Date.now()): void {
     claim.ttlSeconds = terms.ttlSeconds;
     claim.expiresAtSeconds = Math.floor(nowMs / 1000) + terms.ttlSeconds;
-    const leaseMs = Math.max(1, claim.expiresAtSeconds * 1000 - nowMs);
+    const leaseMs = leaseLeft(claim);
     for (const offset of this.queue.heldBy(claim)) {
       this.queue.renewLease(offset, leaseMs, claim);
       this.applyGrace(claim, offset, terms.graceSeconds, true);
@@ -144,6 +144,11 @@ export class QueueClaims {
     }
     this.claims.set(claim.id, claim);
   }
+}
+
+/** Leases run on the real clock, whatever clock the claim's arithmetic was given. */
+function leaseLeft(claim: Claim): number {
+  return Math.max(1, claim.expiresAtSeconds * 1000 - Date.now());
 }
 
 const byQueue = new WeakMap<ClassicQueue, QueueClaims>();
