@@ -32,15 +32,18 @@ interface Listed {
 }
 
 async function listAll(queue: string): Promise<Listed[]> {
-  const res = await http.as(OTHER_CLIENT_ID).get(`/v2/queues/${queue}/messages?include_claimed=true&limit=20`);
+  const res = await http
+    .as(OTHER_CLIENT_ID)
+    .get(`/v2/queues/${queue}/messages?include_claimed=true&limit=20`);
   assert.equal(res.status, 200);
   return (res.body as { messages: Listed[] }).messages;
 }
 
 async function stats(queue: string): Promise<{ claimed: number; free: number; total: number }> {
   const res = await http.get(`/v2/queues/${queue}/stats`);
-  const { claimed, free, total } = (res.body as { messages: { claimed: number; free: number; total: number } })
-    .messages;
+  const { claimed, free, total } = (
+    res.body as { messages: { claimed: number; free: number; total: number } }
+  ).messages;
   return { claimed, free, total };
 }
 

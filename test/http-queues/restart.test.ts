@@ -12,7 +12,11 @@ test('message ids and queue metadata survive a graceful restart; claimed message
   const first = await startBroker();
   const api = new QueueApiClient(`http://127.0.0.1:${first.httpPort}`, undefined);
   await api.put('/v2/queues/durable', { team: 'ops', _default_message_ttl: 600 });
-  const ids = await api.postMessages('durable', [{ body: 'one' }, { body: { two: 2 } }, { body: 3, ttl: 900 }]);
+  const ids = await api.postMessages('durable', [
+    { body: 'one' },
+    { body: { two: 2 } },
+    { body: 3, ttl: 900 },
+  ]);
   const claim = await api.claim('durable', { ttl: 300, grace: 60 }, 1);
   assert.equal(claim.messages[0].id, ids[0]);
   assert.equal(await first.stop(), 0);

@@ -12,8 +12,9 @@ export async function startBrokerWithProjects(
   scenarioNames: string[],
   dir: string,
   extraArgs: string[] = [],
+  otherVhosts: string[] = [],
 ): Promise<BrokerUnderTest> {
-  const vhosts = ['/', ...scenarioNames.map(projectOf)];
+  const vhosts = ['/', ...scenarioNames.map(projectOf), ...otherVhosts];
   const config = join(dir, 'zaqar-projects.json');
   await writeFile(
     config,

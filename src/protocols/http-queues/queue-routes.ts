@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { access } from '../../core/authorization.js';
 import type { ClassicQueue } from '../../core/classic-queue.js';
 import { messageIdOf } from '../../core/message-id.js';
-import { isJsonObject, type JsonObject, parseJsonBody } from './json-body.js';
+import { isJsonObject, type JsonObject, parseJsonBody, requestBody } from './json-body.js';
 import { queueApiDefaults, queueApiLimits } from './limits.js';
 import { claimCountOf, claimOf, type LoadedMessage, load, ttlOf } from './message-reader.js';
 import { ageSeconds, bodyOf, createdIso, messageHref } from './message-view.js';
@@ -34,7 +34,9 @@ export function registerQueueRoutes(routes: QueueApiRoutes): void {
     async (request, reply, ctx) => {
       const name = (request as QueueRequest).params.queue_name;
       access.declareQueue(ctx.principal, ctx.project, name);
-      const metadata = request.body === undefined ? {} : parseMetadata(request.body as Buffer);
+      // Zaqar reads a body only when Content-Length is not 0 (the official client sends 0 with a JSON type).
+      const raw = requestBody(request);
+      const metadata = raw === undefined || raw.length === 0 ? {} : parseMetadata(raw);
       const problem = metadataProblem(metadata);
       if (problem !== undefined) throw invalidRequest(problem);
       const { created } = await declareQueue(ctx, name, metadata);
@@ -66,10 +68,10 @@ export function registerQueueRoutes(routes: QueueApiRoutes): void {
           { 'Accept-Patch': PATCH_CONTENT_TYPE },
         );
       }
-      if (request.body === undefined || (request.body as Buffer).length === 0) {
+      const raw = requestBody(request);
+      if (raw === undefined || raw.length === 0)
         throw invalidBody('PATCH body could not be empty for update.');
-      }
-      const changes = parsePatch(parseJsonBody(request.body as Buffer));
+      const changes = parsePatch(parseJsonBody(raw));
       const queue = findQueue(ctx, name);
       if (queue === undefined) throw notFound(`Queue ${name} does not exist for project ${ctx.project}`);
       const metadata = applyPatch(queue.metadata, changes);
@@ -99,8 +101,9 @@ export function registerQueueRoutes(routes: QueueApiRoutes): void {
     const name = (request as QueueRequest).params.queue_name;
     access.purgeQueue(ctx.principal, ctx.project, name);
     let types = PURGEABLE;
-    if (request.body !== undefined) {
-      const document = parseJsonBody(request.body as Buffer);
+    const raw = requestBody(request);
+    if (raw !== undefined && raw.length > 0) {
+      const document = parseJsonBody(raw);
       if (!isJsonObject(document) || !('resource_types' in document)) {
         throw invalidRequest('Post body must contain key "resource_types".');
       }

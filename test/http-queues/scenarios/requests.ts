@@ -229,4 +229,56 @@ export const homeAndPing: ZaqarScenario = {
   },
 };
 
-export const requestScenarios = [requestHeaders, homeAndPing];
+/** Content-Length: 0 with a JSON content type (how the official client creates a queue) counts as no body. */
+export const emptyJsonBodies: ZaqarScenario = {
+  name: 'empty-json-bodies',
+  run: async (api, see) => {
+    await api.postMessages('empties', [{ body: 1 }]);
+    return {
+      put: see.response(await api.put('/v2/queues/empties', '')),
+      claim: see.response(await api.post('/v2/queues/empties/claims', '')),
+      purge: see.response(await api.post('/v2/queues/empties/purge', '')),
+      patch: see.response(
+        await api.patch('/v2/queues/empties', '', {
+          headers: { 'Content-Type': 'application/openstack-messaging-v2.0-json-patch' },
+        }),
+      ),
+      post: see.response(await api.post('/v2/queues/empties/messages', '')),
+      renew: see.response(
+        await api.patch('/v2/queues/empties/claims/6b4d3c2a-1f0e-4d9c-8b7a-695847362514', ''),
+      ),
+    };
+  },
+  expected: {
+    put: { status: 204 },
+    claim: {
+      status: 201,
+      body: {
+        messages: [
+          {
+            id: '<id1>',
+            href: '/v2/queues/empties/messages/<id1>?claim_id=<id2>',
+            ttl: 3600,
+            age: 'age',
+            body: 1,
+          },
+        ],
+      },
+    },
+    purge: { status: 204 },
+    patch: {
+      status: 400,
+      body: { title: 'Invalid request body', description: 'PATCH body could not be empty for update.' },
+    },
+    post: {
+      status: 400,
+      body: { title: 'Invalid request body', description: 'Request body could not be parsed.' },
+    },
+    renew: {
+      status: 400,
+      body: { title: 'Invalid request body', description: 'Request body could not be parsed.' },
+    },
+  },
+};
+
+export const requestScenarios = [requestHeaders, homeAndPing, emptyJsonBodies];
