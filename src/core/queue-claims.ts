@@ -19,6 +19,15 @@ export interface ClaimTerms {
   graceSeconds: number;
 }
 
+/**
+ * Zaqar's dead-letter queues: a message already claimed `maxClaims` times is not claimed again but moved
+ * (`moveAway` stores its copy elsewhere and resolves once that copy is safe; then it leaves this queue).
+ */
+export interface ClaimLimit {
+  maxClaims: number;
+  moveAway(taken: GetResult): Promise<void>;
+}
+
 export class Claim {
   constructor(
     readonly id: string,
@@ -56,20 +65,45 @@ export class QueueClaims {
     terms: ClaimTerms,
     limit: number,
     nowMs = Date.now(),
+    claimLimit?: ClaimLimit,
   ): Promise<{ claim: Claim; messages: GetResult[] } | undefined> {
     const nowSeconds = Math.floor(nowMs / 1000);
     const claim = new Claim(randomUUID(), terms.ttlSeconds, nowSeconds + terms.ttlSeconds);
     const leaseMs = leaseLeft(claim);
-    const messages: GetResult[] = [];
+    let messages: GetResult[] = [];
     while (messages.length < limit) {
       const taken = await this.queue.get(false, claim, leaseMs);
       if (taken === null) break;
       messages.push(taken);
     }
+    if (claimLimit !== undefined) messages = await this.moveOverClaimed(claim, messages, claimLimit);
     if (messages.length === 0) return undefined;
     this.remember(claim, nowMs);
     for (const m of messages) this.applyGrace(claim, m.offset, terms.graceSeconds, false);
     return { claim, messages };
+  }
+
+  /**
+   * Moves away the messages claimed too often (as Zaqar, only at the claim that would exceed the limit: every
+   * earlier claim that ended without a delete counts). Returns the ones that stay claimed.
+   */
+  private async moveOverClaimed(claim: Claim, taken: GetResult[], limit: ClaimLimit): Promise<GetResult[]> {
+    const kept: GetResult[] = [];
+    for (const m of taken) {
+      if (m.deliveryCount < limit.maxClaims) {
+        kept.push(m);
+        continue;
+      }
+      try {
+        await limit.moveAway(m);
+      } catch (err) {
+        this.queue.releaseOwner(claim); // nothing is lost: the claim's messages go back
+        throw err;
+      }
+      this.queue.ack(m.offset);
+      this.forgetMessage(m.offset);
+    }
+    return kept;
   }
 
   /** A live claim by id; undefined when unknown or expired. */

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { access } from '../../core/authorization.js';
 import type { ClassicQueue } from '../../core/classic-queue.js';
 import { type ClaimTerms, claimsOf } from '../../core/queue-claims.js';
+import { claimLimitOf } from './dead-letter-queue.js';
 import { integerField, isJsonObject, type JsonObject, parseJsonBody, requestBody } from './json-body.js';
 import { queueApiDefaults, queueApiLimits } from './limits.js';
 import { load, type MessageJson, messageJson } from './message-reader.js';
@@ -37,7 +38,12 @@ export function registerClaimRoutes(routes: QueueApiRoutes): void {
     const made =
       queue === undefined
         ? undefined
-        : await claimsOf(queue).create(terms, limit ?? queueApiDefaults.messagesPerClaim);
+        : await claimsOf(queue).create(
+            terms,
+            limit ?? queueApiDefaults.messagesPerClaim,
+            Date.now(),
+            claimLimitOf(ctx, queue),
+          );
     if (queue === undefined || made === undefined) return reply.code(204).send();
     const now = Date.now();
     const messages = made.messages.map((taken) =>

@@ -5,6 +5,8 @@ import type { ClassicQueue, QueuedMessage } from '../../core/classic-queue.js';
 import type { Message } from '../../core/message.js';
 import { messageIdOf, offsetOfMessageId } from '../../core/message-id.js';
 import { claimsOf } from '../../core/queue-claims.js';
+import { appendDurably } from './append.js';
+import { positiveInt } from './dead-letter-queue.js';
 import { integerField, isJsonObject, parseJsonBody, requestBody } from './json-body.js';
 import { queueApiDefaults, queueApiLimits } from './limits.js';
 import {
@@ -165,26 +167,6 @@ async function postMessages(
     .code(201)
     .header('Location', `${path}?ids=${ids.join(',')}`)
     .send({ resources: ids.map((id) => `${path}/${id}`) });
-}
-
-function positiveInt(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
-}
-
-/** Appends a batch and resolves once every message is as durable as the queue makes it (one wait per batch). */
-function appendDurably(queue: ClassicQueue, messages: Message[]): Promise<number[]> {
-  return new Promise((resolve, reject) => {
-    let pending = messages.length;
-    let failed: Error | null = null;
-    const offsets: number[] = [];
-    const stored = (err: Error | null) => {
-      failed ??= err;
-      if (--pending > 0) return;
-      if (failed) reject(failed);
-      else resolve(offsets);
-    };
-    for (const message of messages) offsets.push(queue.append(message, stored));
-  });
 }
 
 async function listMessages(request: MessagesRequest, ctx: QueueApiContext): Promise<unknown> {

@@ -28,10 +28,11 @@ export async function declareQueue(
   ctx: QueueApiContext,
   name: string,
   metadata: QueueMetadata = {},
+  checkPermission = true,
 ): Promise<{ queue: ClassicQueue; created: boolean }> {
   const existing = findQueue(ctx, name);
   if (existing !== undefined) return { queue: existing, created: false };
-  access.declareQueue(ctx.principal, ctx.project, name);
+  if (checkPermission) access.declareQueue(ctx.principal, ctx.project, name);
   const { queue } = await ctx.vhost.declareQueue(name, { durable: true, owner: HTTP_DECLARER, metadata });
   if (queue.kind === 'stream') throw invalidRequest(`Queue ${name} is a stream.`);
   return { queue, created: true };

@@ -39,6 +39,7 @@ export function registerQueueRoutes(routes: QueueApiRoutes): void {
       const metadata = raw === undefined || raw.length === 0 ? {} : parseMetadata(raw);
       const problem = metadataProblem(metadata);
       if (problem !== undefined) throw invalidRequest(problem);
+      checkDeadLetterAccess(ctx, name, metadata);
       const { created } = await declareQueue(ctx, name, metadata);
       return reply
         .code(created ? 201 : 204)
@@ -77,6 +78,7 @@ export function registerQueueRoutes(routes: QueueApiRoutes): void {
       const metadata = applyPatch(queue.metadata, changes);
       const problem = metadataProblem(metadata);
       if (problem !== undefined) throw invalidBody(problem);
+      checkDeadLetterAccess(ctx, name, metadata);
       await ctx.vhost.setQueueMetadata(queue, metadata);
       return withReservedDefaults(metadata);
     },
@@ -117,6 +119,14 @@ export function registerQueueRoutes(routes: QueueApiRoutes): void {
     if (types.includes('messages')) findQueue(ctx, name)?.purge();
     return reply.code(204).send();
   });
+}
+
+/**
+ * Naming a dead-letter queue lets claims write into it: as for a RabbitMQ dead-letter exchange, that takes
+ * read on this queue and write on the exchange the moved messages go through (the default one).
+ */
+function checkDeadLetterAccess(ctx: QueueApiContext, name: string, metadata: JsonObject): void {
+  if (metadata._dead_letter_queue) access.declareQueue(ctx.principal, ctx.project, name, '');
 }
 
 function parseMetadata(raw: Buffer): JsonObject {

@@ -709,4 +709,94 @@ export const deleteWithClaim: ZaqarScenario = {
   },
 };
 
-export const claimScenarios = [claimCycle, claimAfterRelease, claimGrace, claimChecks, deleteWithClaim];
+/**
+ * Dead-letter queues: with _max_claim_count and _dead_letter_queue, a message claimed that many times moves
+ * at its next claim (which then answers 204 if nothing else was claimed). Only bodies and TTLs of the moved
+ * messages are compared: Zaqar keeps a moved message's id and age, EventterMQ's copy has a new id in the
+ * dead-letter queue's log and counts its age from the move. Zaqar's redis store (a defect) leaves the moved
+ * message marked with the claim that moved it, so the dead-letter queue hides it until that claim would
+ * have expired; EventterMQ's copy is free at once.
+ */
+export const deadLetterQueue: ZaqarScenario = {
+  name: 'dead-letter-queue',
+  run: async (api, see) => {
+    await api.put('/v2/queues/parked');
+    await api.put('/v2/queues/poisoned', {
+      _max_claim_count: 2,
+      _dead_letter_queue: 'parked',
+      _dead_letter_queue_messages_ttl: 120,
+    });
+    await api.postMessages('poisoned', [{ body: 'poison', ttl: 600 }, { body: 'fine' }]);
+    const counts: unknown[] = [];
+    const claims: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const res = await api.post('/v2/queues/poisoned/claims?limit=1', { ttl: 60, grace: 60 });
+      claims.push(res.status);
+      const stats = (await api.get('/v2/queues/poisoned/stats')).body as {
+        messages: { total: number; oldest?: { claim_count: number } };
+      };
+      counts.push([stats.messages.total, stats.messages.oldest?.claim_count ?? null]);
+      const location = res.headers.get('location');
+      if (location !== null) await api.delete(`/v2/queues/poisoned/claims/${location.split('/').pop()}`);
+    }
+    const parked = (await api.get('/v2/queues/parked/messages?echo=true')).body as {
+      messages: Array<{ body: unknown; ttl: number }>;
+    };
+    const left = await api.get('/v2/queues/poisoned/messages?echo=true');
+    return {
+      claims,
+      counts: counts as never,
+      parked: parked.messages.map((m) => [m.body, m.ttl]) as never,
+      left: see.response(left),
+    };
+  },
+  zaqar: {
+    claims: [201, 201, 204],
+    counts: [
+      [2, 1],
+      [2, 2],
+      [1, 0],
+    ],
+    parked: [],
+    left: {
+      status: 200,
+      body: {
+        messages: [
+          { id: '<id1>', href: '/v2/queues/poisoned/messages/<id1>', ttl: 3600, age: 'age', body: 'fine' },
+        ],
+        links: [
+          { rel: 'next', href: '/v2/queues/poisoned/messages?echo=true&include_delayed=true&marker=<id1>' },
+        ],
+      },
+    },
+  },
+  expected: {
+    claims: [201, 201, 204],
+    counts: [
+      [2, 1],
+      [2, 2],
+      [1, 0],
+    ],
+    parked: [['poison', 120]],
+    left: {
+      status: 200,
+      body: {
+        messages: [
+          { id: '<id1>', href: '/v2/queues/poisoned/messages/<id1>', ttl: 3600, age: 'age', body: 'fine' },
+        ],
+        links: [
+          { rel: 'next', href: '/v2/queues/poisoned/messages?echo=true&include_delayed=true&marker=<id1>' },
+        ],
+      },
+    },
+  },
+};
+
+export const claimScenarios = [
+  claimCycle,
+  claimAfterRelease,
+  claimGrace,
+  claimChecks,
+  deleteWithClaim,
+  deadLetterQueue,
+];

@@ -1,0 +1,18 @@
+import type { ClassicQueue } from '../../core/classic-queue.js';
+import type { Message } from '../../core/message.js';
+
+/** Appends a batch; resolves with the offsets once every message is as durable as the queue makes it. */
+export function appendDurably(queue: ClassicQueue, messages: Message[]): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    let pending = messages.length;
+    let failed: Error | null = null;
+    const offsets: number[] = [];
+    const stored = (err: Error | null) => {
+      failed ??= err;
+      if (--pending > 0) return;
+      if (failed) reject(failed);
+      else resolve(offsets);
+    };
+    for (const message of messages) offsets.push(queue.append(message, stored));
+  });
+}
