@@ -2,6 +2,7 @@ import type { FieldTable } from '../codec/field-table.js';
 import type { ConsumeOptions, Consumer } from './consumer.js';
 import { ConsumerDispatch } from './consumer-dispatch.js';
 import type { DeadLetterReason } from './dead-letter.js';
+import { DelayedEntries } from './delayed-entries.js';
 import { preconditionFailed } from './errors.js';
 import type { Message } from './message.js';
 import type { MessageLog, MessageLogOptions } from './message-log.js';
@@ -52,6 +53,8 @@ export interface QueuedMessage {
   held: boolean;
   /** The holder of a held message (null: held without an owner). */
   owner: object | null;
+  /** Epoch ms before which a delayed message is not delivered; 0 when it is not delayed (any more). */
+  delayedUntil: number;
 }
 
 /** A queue's user-defined attributes (the HTTP queue API's metadata document), kept with its definition. */
@@ -87,6 +90,10 @@ export class ClassicQueue {
 
   private readonly ready: ReadySet;
   private readonly unacked = new UnackedEntries();
+  /** Stored but not deliverable before their time (HTTP delayed messages). */
+  private readonly delayed = new DelayedEntries();
+  private delayTimer: NodeJS.Timeout | undefined;
+  private delayTimerAt = 0;
   private readonly redelivered = new Set<number>();
   /** Failed deliveries (returns) per message, for x-delivery-limit and x-delivery-count. */
   private readonly deliveryCounts = new Map<number, number>();
@@ -140,6 +147,11 @@ export class ClassicQueue {
     return this.unacked.size;
   }
 
+  /** Messages stored but not deliverable yet (not in messageCount). */
+  get delayedCount(): number {
+    return this.delayed.size;
+  }
+
   get consumerCount(): number {
     return this.consumers.count;
   }
@@ -178,14 +190,15 @@ export class ClassicQueue {
    * Appends a message that must have an offset (the HTTP API names it by one), so it never takes the no-ack
    * fast path. Returns the offset, or -1 when the queue refused it (onStored gets the QueueFullError).
    */
-  append(message: Message, onStored?: (err: Error | null) => void): number {
-    return this.enqueueAt(message, onStored, false);
+  append(message: Message, onStored?: (err: Error | null) => void, notBefore = 0): number {
+    return this.enqueueAt(message, onStored, false, notBefore);
   }
 
   private enqueueAt(
     message: Message,
     onStored: ((err: Error | null) => void) | undefined,
     fastPath: boolean,
+    notBefore = 0,
   ): number {
     const size = message.body.length;
     const overflow = this.settings.overflow;
@@ -197,7 +210,8 @@ export class ClassicQueue {
     // Fast path: nothing waiting and a no-ack consumer has room. The message leaves the broker at once, so it
     // is never written: nothing could ever read it back (RabbitMQ confirms such messages without persisting too).
     let consumer: Consumer | undefined;
-    if (this.ready.length === 0 && this.consumers.count > 0) {
+    const delay = notBefore > Date.now();
+    if (!delay && this.ready.length === 0 && this.consumers.count > 0) {
       consumer = this.nextConsumerWithCredit();
       if (consumer?.noAck) {
         if (fastPath) {
@@ -217,6 +231,12 @@ export class ClassicQueue {
     if (onStored) {
       if (persistent) this.log.whenDurable(offset, onStored);
       else onStored(null);
+    }
+    if (delay) {
+      this.delayed.add(offset, { expiresAt, size, priority, notBefore });
+      this.log.remember(offset, message);
+      this.armDelayTimer();
+      return offset;
     }
     // A consumer that acks has room: hand it over without touching the rings (the log keeps it until the ack).
     if (consumer) {
@@ -381,9 +401,11 @@ export class ClassicQueue {
     const count = this.ready.length;
     clearTimeout(this.expiryTimer);
     clearTimeout(this.leaseTimer);
+    clearTimeout(this.delayTimer);
     this.clearIdleTimer();
     const consumers = this.consumers.removeAll();
     this.unacked.clear();
+    this.delayed.clear();
     this.dying.length = 0;
     await this.log.destroy();
     return { count, consumers };
@@ -393,6 +415,7 @@ export class ClassicQueue {
   async close(): Promise<void> {
     clearTimeout(this.expiryTimer);
     clearTimeout(this.leaseTimer);
+    clearTimeout(this.delayTimer);
     this.clearIdleTimer();
     await this.log.close();
   }
@@ -412,38 +435,57 @@ export class ClassicQueue {
   /** The message at offset if it is still queued (ready, or held by an owner); undefined once it is gone. */
   locate(offset: number): QueuedMessage | undefined {
     const entry = this.unacked.get(offset);
-    if (entry) return { offset, expiresAt: entry.expiresAt, held: true, owner: entry.owner };
+    if (entry) return { offset, expiresAt: entry.expiresAt, held: true, owner: entry.owner, delayedUntil: 0 };
+    const waiting = this.delayed.get(offset);
+    if (waiting) {
+      return {
+        offset,
+        expiresAt: waiting.expiresAt,
+        held: false,
+        owner: null,
+        delayedUntil: waiting.notBefore,
+      };
+    }
     const at = this.ready.find(offset);
     if (!at) return undefined;
     const expiresAt = this.ready.expiryAt(at);
     if (expiresAt !== 0 && expiresAt <= Date.now()) return undefined; // expired, not yet taken off the head
-    return { offset, expiresAt, held: false, owner: null };
+    return { offset, expiresAt, held: false, owner: null, delayedUntil: 0 };
   }
 
   /**
-   * Visits queued messages above offset `after` in offset order, without taking them: the ready ones, and the
-   * held ones too with includeHeld; expired ones are skipped. Stops when `each` returns false.
+   * Visits queued messages above offset `after` in offset order, without taking them: the ready ones, the
+   * held ones with includeHeld, the delayed ones with includeDelayed; expired ones are skipped. Stops when
+   * `each` returns false.
    */
-  forEachQueued(after: number, includeHeld: boolean, each: (m: QueuedMessage) => boolean): void {
-    const held = includeHeld ? this.unacked.offsetsAfter(after) : [];
-    let h = 0;
+  forEachQueued(
+    after: number,
+    includeHeld: boolean,
+    each: (m: QueuedMessage) => boolean,
+    includeDelayed = false,
+  ): void {
+    const others: QueuedMessage[] = [];
+    if (includeHeld) {
+      for (const offset of this.unacked.offsetsAfter(after)) others.push(this.locate(offset)!);
+    }
+    if (includeDelayed) {
+      for (const offset of this.delayed.offsetsAfter(after)) others.push(this.locate(offset)!);
+      others.sort((a, b) => a.offset - b.offset);
+    }
+    let o = 0;
     let going = true;
-    const emitHeldBelow = (limit: number): boolean => {
-      while (going && h < held.length && held[h] < limit) {
-        const offset = held[h++];
-        const entry = this.unacked.get(offset)!;
-        going = each({ offset, expiresAt: entry.expiresAt, held: true, owner: entry.owner });
-      }
+    const emitOthersBelow = (limit: number): boolean => {
+      while (going && o < others.length && others[o].offset < limit) going = each(others[o++]);
       return going;
     };
     const now = Date.now();
     this.ready.forEachAfter(after, (offset, expiresAt) => {
-      if (!emitHeldBelow(offset)) return false;
+      if (!emitOthersBelow(offset)) return false;
       if (expiresAt !== 0 && expiresAt <= now) return true;
-      going = each({ offset, expiresAt, held: false, owner: null });
+      going = each({ offset, expiresAt, held: false, owner: null, delayedUntil: 0 });
       return going;
     });
-    emitHeldBelow(Number.POSITIVE_INFINITY);
+    emitOthersBelow(Number.POSITIVE_INFINITY);
   }
 
   /** Lowest and highest offsets still queued, ready or held; undefined when the queue holds nothing. */
@@ -452,7 +494,7 @@ export class ClassicQueue {
     const range = this.ready.offsetRange();
     let lowest = range?.lowest ?? Number.POSITIVE_INFINITY;
     let highest = range?.highest ?? -1;
-    for (const offset of this.unacked.offsetsAfter(-1)) {
+    for (const offset of [...this.unacked.offsetsAfter(-1), ...this.delayed.offsetsAfter(-1)]) {
       lowest = Math.min(lowest, offset);
       highest = Math.max(highest, offset);
     }
@@ -464,12 +506,16 @@ export class ClassicQueue {
     return this.log.read(offset);
   }
 
-  /** Deletes a ready message wherever it is in the queue (by id, unconsumed). False if it is not ready. */
-  removeReady(offset: number): boolean {
+  /**
+   * Deletes a message nobody holds, wherever it is in the queue, ready or delayed (the HTTP API's delete by
+   * id). False if it is held or gone.
+   */
+  removeUnheld(offset: number): boolean {
     const at = this.ready.find(offset);
-    if (!at) return false;
-    this.readyBytes -= this.ready.sizeAt(at);
-    this.ready.removeAt(at);
+    if (at) {
+      this.readyBytes -= this.ready.sizeAt(at);
+      this.ready.removeAt(at);
+    } else if (!this.delayed.take(offset)) return false;
     this.log.forget(offset, this.log.cached(offset));
     this.settleDelivered(offset);
     this.armExpiryTimer();
@@ -789,6 +835,44 @@ export class ClassicQueue {
       Math.min(Math.max(0, at - Date.now()), 0x7fffffff),
     );
     this.leaseTimer.unref();
+  }
+
+  /** One timer per queue for the earliest delayed message; due ones join the ready queue in offset order. */
+  private armDelayTimer(): void {
+    if (this.deleted) return;
+    const at = this.delayed.earliestDue();
+    if (at === 0 || (this.delayTimer && this.delayTimerAt <= at)) return;
+    clearTimeout(this.delayTimer);
+    this.delayTimerAt = at;
+    this.delayTimer = setTimeout(
+      () => {
+        this.delayTimer = undefined;
+        this.delayTimerAt = 0;
+        this.releaseDue(Date.now());
+        this.armDelayTimer();
+      },
+      Math.min(Math.max(0, at - Date.now()), 0x7fffffff),
+    );
+    this.delayTimer.unref();
+  }
+
+  private releaseDue(now: number): void {
+    let any = false;
+    this.delayed.takeDue(now, (offset, entry) => {
+      if (entry.expiresAt !== 0 && entry.expiresAt <= now) {
+        const cached = this.log.cached(offset);
+        this.log.forget(offset, cached);
+        this.pendingDeath(offset, 'expired', cached);
+        return;
+      }
+      this.ready.insertSorted(offset, entry.expiresAt, entry.size, entry.priority);
+      this.readyBytes += entry.size;
+      any = true;
+    });
+    if (!any) return;
+    this.enforceLengthLimit();
+    this.armExpiryTimer();
+    if (this.consumers.count > 0) this.scheduleDrain();
   }
 
   private armIdleTimer(): void {

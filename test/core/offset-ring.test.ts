@@ -42,7 +42,11 @@ test('behaves as a sorted list under push, shift, insertSorted and unshift', () 
 });
 
 test('removeAt, indexOf and lowerBound agree with a sorted list, across wraps and growth', () => {
-  type Op = { kind: 'push' } | { kind: 'shift' } | { kind: 'remove'; pick: number } | { kind: 'find'; at: number };
+  type Op =
+    | { kind: 'push' }
+    | { kind: 'shift' }
+    | { kind: 'remove'; pick: number }
+    | { kind: 'find'; at: number };
   const op: fc.Arbitrary<Op> = fc.oneof(
     fc.constant({ kind: 'push' as const }),
     fc.constant({ kind: 'shift' as const }),

@@ -20,7 +20,15 @@ async function openQueue(): Promise<ClassicQueue> {
     durable: false,
   });
   return new ClassicQueue(
-    { id: 'q-id', name: 'q', vhost: '/', durable: false, autoDelete: false, arguments: {}, exclusiveOwner: null },
+    {
+      id: 'q-id',
+      name: 'q',
+      vhost: '/',
+      durable: false,
+      autoDelete: false,
+      arguments: {},
+      exclusiveOwner: null,
+    },
     parseQueueArguments({}, "queue 'q'"),
     new MessageLog(store, { cacheBytes: 1 << 20, readAheadBytes: 64 * 1024 }),
     { requestDelete: () => {}, deadLetter: () => {}, onStoreError: () => {} },
@@ -56,7 +64,10 @@ test('a claim takes up to its limit of the oldest ready messages; none to take k
   );
   assert.deepEqual(claims.offsetsOf(first.claim), [0, 1]);
   const second = await claims.create(terms(120), 5);
-  assert.deepEqual(second?.messages.map((m) => m.offset), [2]);
+  assert.deepEqual(
+    second?.messages.map((m) => m.offset),
+    [2],
+  );
   assert.equal(await claims.create(terms(120), 5), undefined);
   assert.equal(claims.find(first.claim.id), first.claim);
   assert.equal(claims.find('6b4d3c2a-1f0e-4d9c-8b7a-695847362514'), undefined);

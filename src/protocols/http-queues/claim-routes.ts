@@ -55,6 +55,7 @@ export function registerClaimRoutes(routes: QueueApiRoutes): void {
           expiresAt: heldExpiry(queue, taken.offset),
           held: true,
           owner: made.claim,
+          delayedUntil: 0,
           message: taken.message,
         },
         now,

@@ -140,26 +140,36 @@ async function postMessages(
   }
   const posted = document.messages;
   if (!Array.isArray(posted)) throw invalidBody('Document type not supported.');
+  // A message's own delay counts only on a queue with a default delay (Zaqar ignores it elsewhere).
+  const queueDelay = positiveInt(metadata._default_message_delay);
   const checked = posted.map((m) => {
     if (!isJsonObject(m)) throw invalidBody('Document type not supported.');
     const ttl = integerField(m, 'ttl', defaultTtl);
     if (!('body' in m)) throw invalidBody('Missing "body" field.');
-    return { ttl, body: m.body };
+    const delay = queueDelay === undefined ? 0 : integerField(m, 'delay', queueDelay);
+    return { ttl, body: m.body, delay };
   });
   if (checked.length === 0) throw invalidRequest('No messages to enqueu.');
-  const { minMessageTtl, maxMessageTtl } = queueApiLimits;
+  const { minMessageTtl, maxMessageTtl, maxMessageDelay } = queueApiLimits;
   for (const m of checked) {
     if (!(m.ttl >= minMessageTtl && m.ttl <= maxMessageTtl)) {
       throw invalidRequest(
         `The TTL for a message may not exceed ${maxMessageTtl} seconds, and must be at least ${minMessageTtl} seconds long.`,
       );
     }
+    if (!(m.delay >= 0 && m.delay <= maxMessageDelay)) {
+      throw invalidRequest(
+        `The Delay TTL for a message may not exceed ${maxMessageDelay} seconds,and must be at least 0 seconds long.`,
+      );
+    }
   }
   const queue = existing ?? (await declareQueue(ctx, name)).queue;
-  const build = new PostedMessages(name, ctx.clientId, Date.now());
+  const now = Date.now();
+  const build = new PostedMessages(name, ctx.clientId, now);
   const offsets = await appendDurably(
     queue,
     checked.map((m) => build.message(m.body, m.ttl)),
+    checked.map((m) => (m.delay > 0 ? now + m.delay * 1000 : 0)),
   );
   const ids = offsets.map((offset) => messageIdOf(queue.id, offset));
   const path = `${queuePath(name)}/messages`;
@@ -185,10 +195,17 @@ async function listMessages(request: MessagesRequest, ctx: QueueApiContext): Pro
   if (queue === undefined) return { messages: [], links: [] };
   const after = marker === undefined ? -1 : (offsetOfMessageId(queue.id, marker) ?? -1);
   const candidates: QueuedMessage[] = [];
-  queue.forEachQueued(after, includeClaimed === true, (m) => {
-    candidates.push(m);
-    return candidates.length < LIST_SCAN_LIMIT;
-  });
+  // Zaqar lists delayed messages only when asked, on queues that delay (on others nothing is delayed).
+  const delaying = positiveInt(queue.metadata._default_message_delay) !== undefined;
+  queue.forEachQueued(
+    after,
+    includeClaimed === true,
+    (m) => {
+      candidates.push(m);
+      return candidates.length < LIST_SCAN_LIMIT;
+    },
+    !delaying || includeDelayed === true,
+  );
   const now = Date.now();
   const found: LoadedMessage[] = [];
   const want = limit ?? queueApiDefaults.messagesPerPage;
@@ -206,8 +223,9 @@ async function listMessages(request: MessagesRequest, ctx: QueueApiContext): Pro
   if (limit !== undefined) params.push(['limit', limit]);
   if (echo !== undefined) params.push(['echo', echo]);
   if (includeClaimed !== undefined) params.push(['include_claimed', includeClaimed]);
-  // Zaqar adds include_delayed=true when the queue has no default delay.
-  params.push(['include_delayed', includeDelayed ?? true]);
+  // Zaqar sets include_delayed=true on a queue without a default delay, whatever was asked.
+  if (!delaying) params.push(['include_delayed', true]);
+  else if (includeDelayed !== undefined) params.push(['include_delayed', includeDelayed]);
   const next = messages[messages.length - 1].id;
   if (marker !== undefined) params[0][1] = next;
   else params.push(['marker', next]);
@@ -267,7 +285,7 @@ function deleteQueued(queue: ClassicQueue, offset: number | undefined): void {
   const at = queue.locate(offset);
   if (at === undefined) return;
   if (at.held) queue.ack(offset);
-  else queue.removeReady(offset);
+  else queue.removeUnheld(offset);
   claimsOf(queue).forgetMessage(offset);
 }
 

@@ -193,7 +193,7 @@ async function queueStats(ctx: QueueApiContext, name: string, queuePath: string)
   const queue = findQueue(ctx, name);
   if (queue === undefined) return { claimed: 0, free: 0, total: 0 };
   const range = queue.offsetRange();
-  const free = queue.messageCount;
+  const free = queue.messageCount + queue.delayedCount; // Zaqar counts delayed messages as free
   const claimed = queue.unackedCount;
   const stats: Record<string, unknown> = { claimed, free, total: free + claimed };
   if (range === undefined) return stats;

@@ -520,6 +520,275 @@ export const listIncludeClaimed: ZaqarScenario = {
   },
 };
 
+/**
+ * Delayed queues: on a queue with _default_message_delay, messages wait that long (or their own delay) before
+ * they can be claimed, popped or listed (listed early with include_delayed); a message's delay means
+ * nothing on a queue without a default delay. Zaqar's redis claim script (a defect) claims every message
+ * after the first claimable one, delayed or not, so it also takes 'custom' before its time.
+ */
+export const delayedMessages: ZaqarScenario = {
+  name: 'delayed-messages',
+  run: async (api, see) => {
+    await api.put('/v2/queues/slow', { _default_message_delay: 300 });
+    const posted = await api.post('/v2/queues/slow/messages', {
+      messages: [{ body: 'later' }, { body: 'now', delay: 0 }, { body: 'custom', delay: 600 }],
+    });
+    const ids = ((posted.body as { resources?: string[] }).resources ?? []).map((h) => h.split('/').pop());
+    const other = api.as(OTHER_CLIENT_ID);
+    const observation = {
+      posted: see.response(posted),
+      listed: see.response(await other.get('/v2/queues/slow/messages')),
+      listedDelayed: see.response(await other.get('/v2/queues/slow/messages?include_delayed=true')),
+      byId: see.response(await api.get(`/v2/queues/slow/messages/${ids[0]}`)),
+      claimed: see.response(await api.post('/v2/queues/slow/claims?limit=5', { ttl: 60, grace: 60 })),
+      popped: see.response(await api.delete('/v2/queues/slow/messages?pop=5')),
+      stats: see.response(await api.get('/v2/queues/slow/stats')),
+      delayTooLong: see.response(
+        await api.post('/v2/queues/slow/messages', { messages: [{ body: 1, delay: 901 }] }),
+      ),
+      delayText: see.response(
+        await api.post('/v2/queues/slow/messages', { messages: [{ body: 1, delay: 'x' }] }),
+      ),
+      metadataDelayTooLong: see.response(await api.put('/v2/queues/slower', { _default_message_delay: 901 })),
+    };
+    await api.postMessages('quick', [{ body: 'ignored delay', delay: 600 }]);
+    return { ...observation, quick: see.response(await other.get('/v2/queues/quick/messages')) };
+  },
+  zaqar: {
+    posted: {
+      status: 201,
+      body: {
+        resources: [
+          '/v2/queues/slow/messages/<id1>',
+          '/v2/queues/slow/messages/<id2>',
+          '/v2/queues/slow/messages/<id3>',
+        ],
+      },
+    },
+    listed: {
+      status: 200,
+      body: {
+        messages: [
+          { id: '<id2>', href: '/v2/queues/slow/messages/<id2>', ttl: 3600, age: 'age', body: 'now' },
+        ],
+        links: [{ rel: 'next', href: '/v2/queues/slow/messages?marker=<id2>' }],
+      },
+    },
+    listedDelayed: {
+      status: 200,
+      body: {
+        messages: [
+          { id: '<id1>', href: '/v2/queues/slow/messages/<id1>', ttl: 3600, age: 'age', body: 'later' },
+          { id: '<id2>', href: '/v2/queues/slow/messages/<id2>', ttl: 3600, age: 'age', body: 'now' },
+          { id: '<id3>', href: '/v2/queues/slow/messages/<id3>', ttl: 3600, age: 'age', body: 'custom' },
+        ],
+        links: [{ rel: 'next', href: '/v2/queues/slow/messages?include_delayed=true&marker=<id3>' }],
+      },
+    },
+    byId: {
+      status: 200,
+      body: { id: '<id1>', href: '/v2/queues/slow/messages/<id1>', ttl: 3600, age: 'age', body: 'later' },
+    },
+    claimed: {
+      status: 201,
+      body: {
+        messages: [
+          {
+            id: '<id2>',
+            href: '/v2/queues/slow/messages/<id2>?claim_id=<id4>',
+            ttl: 3600,
+            age: 'age',
+            body: 'now',
+          },
+          {
+            id: '<id3>',
+            href: '/v2/queues/slow/messages/<id3>?claim_id=<id4>',
+            ttl: 3600,
+            age: 'age',
+            body: 'custom',
+          },
+        ],
+      },
+    },
+    popped: { status: 200, body: { messages: [] } },
+    stats: {
+      status: 200,
+      body: {
+        messages: {
+          claimed: 2,
+          free: 1,
+          total: 3,
+          newest: {
+            age: 'age',
+            ttl: 3600,
+            body: 'custom',
+            claim_id: '<id4>',
+            claim_count: 0,
+            created: 'date',
+            href: '/v2/queues/slow/messages/<id3>',
+          },
+          oldest: {
+            age: 'age',
+            ttl: 3600,
+            body: 'later',
+            claim_id: null,
+            claim_count: 0,
+            created: 'date',
+            href: '/v2/queues/slow/messages/<id1>',
+          },
+        },
+      },
+    },
+    delayTooLong: {
+      status: 400,
+      body: {
+        title: 'Invalid API request',
+        description:
+          'The Delay TTL for a message may not exceed 900 seconds,and must be at least 0 seconds long.',
+      },
+    },
+    delayText: {
+      status: 400,
+      body: { title: 'Invalid request body', description: 'The value of the "delay" field must be a int.' },
+    },
+    metadataDelayTooLong: {
+      status: 400,
+      body: {
+        title: 'Invalid API request',
+        description: 'The TTL can not exceed 900 seconds, and must be at least 0 seconds long.',
+      },
+    },
+    quick: {
+      status: 200,
+      body: {
+        messages: [
+          {
+            id: '<id5>',
+            href: '/v2/queues/quick/messages/<id5>',
+            ttl: 3600,
+            age: 'age',
+            body: 'ignored delay',
+          },
+        ],
+        links: [{ rel: 'next', href: '/v2/queues/quick/messages?include_delayed=true&marker=<id5>' }],
+      },
+    },
+  },
+  expected: {
+    posted: {
+      status: 201,
+      body: {
+        resources: [
+          '/v2/queues/slow/messages/<id1>',
+          '/v2/queues/slow/messages/<id2>',
+          '/v2/queues/slow/messages/<id3>',
+        ],
+      },
+    },
+    listed: {
+      status: 200,
+      body: {
+        messages: [
+          { id: '<id2>', href: '/v2/queues/slow/messages/<id2>', ttl: 3600, age: 'age', body: 'now' },
+        ],
+        links: [{ rel: 'next', href: '/v2/queues/slow/messages?marker=<id2>' }],
+      },
+    },
+    listedDelayed: {
+      status: 200,
+      body: {
+        messages: [
+          { id: '<id1>', href: '/v2/queues/slow/messages/<id1>', ttl: 3600, age: 'age', body: 'later' },
+          { id: '<id2>', href: '/v2/queues/slow/messages/<id2>', ttl: 3600, age: 'age', body: 'now' },
+          { id: '<id3>', href: '/v2/queues/slow/messages/<id3>', ttl: 3600, age: 'age', body: 'custom' },
+        ],
+        links: [{ rel: 'next', href: '/v2/queues/slow/messages?include_delayed=true&marker=<id3>' }],
+      },
+    },
+    byId: {
+      status: 200,
+      body: { id: '<id1>', href: '/v2/queues/slow/messages/<id1>', ttl: 3600, age: 'age', body: 'later' },
+    },
+    claimed: {
+      status: 201,
+      body: {
+        messages: [
+          {
+            id: '<id2>',
+            href: '/v2/queues/slow/messages/<id2>?claim_id=<id4>',
+            ttl: 3600,
+            age: 'age',
+            body: 'now',
+          },
+        ],
+      },
+    },
+    popped: { status: 200, body: { messages: [] } },
+    stats: {
+      status: 200,
+      body: {
+        messages: {
+          claimed: 1,
+          free: 2,
+          total: 3,
+          newest: {
+            age: 'age',
+            ttl: 3600,
+            body: 'custom',
+            claim_id: null,
+            claim_count: 0,
+            created: 'date',
+            href: '/v2/queues/slow/messages/<id3>',
+          },
+          oldest: {
+            age: 'age',
+            ttl: 3600,
+            body: 'later',
+            claim_id: null,
+            claim_count: 0,
+            created: 'date',
+            href: '/v2/queues/slow/messages/<id1>',
+          },
+        },
+      },
+    },
+    delayTooLong: {
+      status: 400,
+      body: {
+        title: 'Invalid API request',
+        description:
+          'The Delay TTL for a message may not exceed 900 seconds,and must be at least 0 seconds long.',
+      },
+    },
+    delayText: {
+      status: 400,
+      body: { title: 'Invalid request body', description: 'The value of the "delay" field must be a int.' },
+    },
+    metadataDelayTooLong: {
+      status: 400,
+      body: {
+        title: 'Invalid API request',
+        description: 'The TTL can not exceed 900 seconds, and must be at least 0 seconds long.',
+      },
+    },
+    quick: {
+      status: 200,
+      body: {
+        messages: [
+          {
+            id: '<id5>',
+            href: '/v2/queues/quick/messages/<id5>',
+            ttl: 3600,
+            age: 'age',
+            body: 'ignored delay',
+          },
+        ],
+        links: [{ rel: 'next', href: '/v2/queues/quick/messages?include_delayed=true&marker=<id5>' }],
+      },
+    },
+  },
+};
+
 /** Deleting by ids (claimed or not) and popping. */
 export const deleteAndPop: ZaqarScenario = {
   name: 'delete-and-pop',
@@ -651,4 +920,11 @@ export const deleteAndPop: ZaqarScenario = {
   },
 };
 
-export const messageScenarios = [postAndList, listIncludeClaimed, lazyQueue, postChecks, deleteAndPop];
+export const messageScenarios = [
+  postAndList,
+  listIncludeClaimed,
+  lazyQueue,
+  postChecks,
+  deleteAndPop,
+  delayedMessages,
+];
