@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { access } from '../../core/authorization.js';
 import type { ClassicQueue, QueuedMessage } from '../../core/classic-queue.js';
-import type { Message } from '../../core/message.js';
 import { messageIdOf, offsetOfMessageId } from '../../core/message-id.js';
 import { claimsOf } from '../../core/queue-claims.js';
 import { appendDurably } from './append.js';
