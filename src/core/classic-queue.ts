@@ -522,6 +522,49 @@ export class ClassicQueue {
     return true;
   }
 
+  // ---- restoring holds after a graceful restart -------------------------------------------------------------
+
+  /**
+   * Takes a ready message back into owner's hands with a lease and an expiry (a claim saved at shutdown);
+   * false when it is not ready (it did not survive, or it went meanwhile).
+   */
+  holdReady(offset: number, owner: object, leaseMs: number, expiresAt: number): boolean {
+    const at = this.ready.find(offset);
+    if (!at) return false;
+    const size = this.ready.sizeAt(at);
+    this.readyBytes -= size;
+    this.ready.removeAt(at);
+    this.unacked.add(offset, {
+      expiresAt,
+      size,
+      priority: at.level,
+      owner,
+      leaseDeadline: Date.now() + leaseMs,
+    });
+    this.armLeaseTimer();
+    this.armExpiryTimer();
+    return true;
+  }
+
+  /** Puts a ready message back to waiting until notBefore (a delay saved at shutdown). */
+  delayReady(offset: number, notBefore: number): boolean {
+    const at = this.ready.find(offset);
+    if (!at || notBefore <= Date.now()) return false;
+    const size = this.ready.sizeAt(at);
+    const expiresAt = this.ready.expiryAt(at);
+    this.readyBytes -= size;
+    this.ready.removeAt(at);
+    this.delayed.add(offset, { expiresAt, size, priority: at.level, notBefore });
+    this.armDelayTimer();
+    this.armExpiryTimer();
+    return true;
+  }
+
+  /** [offset, notBefore] of every delayed message, to save at shutdown. */
+  delayedSnapshot(): Array<[number, number]> {
+    return this.delayed.offsetsAfter(-1).map((offset) => [offset, this.delayed.get(offset)!.notBefore]);
+  }
+
   /** Moves the expiry of a message owner holds (it applies once the message is back in the ready queue). */
   setHeldExpiry(offset: number, owner: object, expiresAt: number): boolean {
     const entry = this.unacked.get(offset);

@@ -46,6 +46,20 @@ export class Claim {
   }
 }
 
+/** Claims saved at shutdown (metadata store JSON): held offsets with their expiry, and the TTLs grace set. */
+export interface SavedClaim {
+  id: string;
+  ttl: number;
+  /** Whole epoch seconds. */
+  expires: number;
+  held: Array<[offset: number, expiresAt: number]>;
+}
+
+export interface SavedClaims {
+  claims: SavedClaim[];
+  graceTtls: Array<[offset: number, ttlSeconds: number, expiresAt: number]>;
+}
+
 /** Expired claims are swept when the table has doubled since the last sweep (amortised, no timer). */
 const MIN_SWEEP_SIZE = 64;
 
@@ -154,6 +168,37 @@ export class QueueClaims {
   /** The message at offset is gone: forget what grace set for it. */
   forgetMessage(offset: number): void {
     this.graceTtls.delete(offset);
+  }
+
+  /** The live claims and what grace set, as plain data to keep across a graceful restart. */
+  snapshot(nowMs = Date.now()): SavedClaims {
+    const claims: SavedClaim[] = [];
+    for (const claim of this.claims.values()) {
+      if (!claim.isLive(nowMs)) continue;
+      const held = this.queue
+        .heldBy(claim)
+        .map((offset): [number, number] => [offset, this.queue.locate(offset)?.expiresAt ?? 0]);
+      if (held.length > 0)
+        claims.push({ id: claim.id, ttl: claim.ttlSeconds, expires: claim.expiresAtSeconds, held });
+    }
+    const graceTtls: Array<[number, number, number]> = [];
+    for (const [offset, g] of this.graceTtls) graceTtls.push([offset, g.ttlSeconds, g.expiresAt]);
+    return { claims, graceTtls };
+  }
+
+  /** Takes saved claims back (after the queue recovered): each live one holds its messages again. */
+  restore(saved: SavedClaims, nowMs = Date.now()): void {
+    for (const [offset, ttlSeconds, expiresAt] of saved.graceTtls)
+      this.graceTtls.set(offset, { ttlSeconds, expiresAt });
+    for (const s of saved.claims) {
+      const claim = new Claim(s.id, s.ttl, s.expires);
+      if (!claim.isLive(nowMs)) continue;
+      let holds = 0;
+      for (const [offset, expiresAt] of s.held) {
+        if (this.queue.holdReady(offset, claim, leaseLeft(claim), expiresAt)) holds++;
+      }
+      if (holds > 0) this.claims.set(claim.id, claim);
+    }
   }
 
   private applyGrace(claim: Claim, offset: number, graceSeconds: number, renewing: boolean): void {

@@ -56,6 +56,11 @@ export class VHostDefinitions {
     return `${kind}\u0000${this.prefix}${name}`;
   }
 
+  /** Holds (claims, delays) of a queue saved at a graceful shutdown, keyed by its store id. */
+  holdsKey(queueId: string): string {
+    return `holds\u0000${this.prefix}${queueId}`;
+  }
+
   bindingKey(source: string, destinationKind: string, destination: string, key: string): string {
     return `binding\u0000${this.prefix}${source}\u0000${destinationKind}\u0000${destination}\u0000${key}`;
   }

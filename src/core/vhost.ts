@@ -20,6 +20,7 @@ import type { Message } from './message.js';
 import { MessageLog } from './message-log.js';
 import type { Queue } from './queue.js';
 import { checkQueueArgumentsEquivalent, parseQueueArguments } from './queue-arguments.js';
+import { restoreHolds, type SavedHolds, savedHoldsOf } from './queue-holds.js';
 import { Router } from './router.js';
 import { Stream } from './stream.js';
 import {
@@ -519,6 +520,12 @@ export class VHost {
         true,
       );
       await queue.recover();
+      const holdsKey = this.definitions.holdsKey(s.id);
+      const holds = this.ctx.meta.get(holdsKey) as SavedHolds | undefined;
+      if (holds !== undefined) {
+        restoreHolds(queue, holds);
+        await this.ctx.meta.delete(holdsKey);
+      }
     }
     for (const [key, s] of this.definitions.bindings()) {
       const source = this.exchanges.get(s.source);
@@ -547,6 +554,12 @@ export class VHost {
   }
 
   async close(): Promise<void> {
+    // Claims and delays live in memory: a durable queue's are saved for the next start.
+    for (const q of this.queues.values()) {
+      if (q.kind !== 'queue' || !q.durable || q.exclusiveOwner !== null) continue;
+      const holds = savedHoldsOf(q);
+      if (holds !== undefined) await this.ctx.meta.put(this.definitions.holdsKey(q.id), holds);
+    }
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await Promise.all([...this.exchanges.values()].map((ex) => ex.delayed?.close()));
   }
