@@ -2,6 +2,7 @@ import type { FieldTable } from '../codec/field-table.js';
 import type { ConsumeOptions, Consumer } from './consumer.js';
 import { ConsumerDispatch } from './consumer-dispatch.js';
 import type { DeadLetterReason } from './dead-letter.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import { DelayedEntries } from './delayed-entries.js';
 import { preconditionFailed } from './errors.js';
 import type { Message } from './message.js';
@@ -92,8 +93,10 @@ export class ClassicQueue {
   private readonly unacked = new UnackedEntries();
   /** Stored but not deliverable before their time (HTTP delayed messages). */
   private readonly delayed = new DelayedEntries();
-  private delayTimer: NodeJS.Timeout | undefined;
-  private delayTimerAt = 0;
+  private readonly delayTimer = new DeadlineTimer(() => {
+    this.releaseDue(Date.now());
+    this.armDelayTimer();
+  });
   private readonly redelivered = new Set<number>();
   /** Failed deliveries (returns) per message, for x-delivery-limit and x-delivery-count. */
   private readonly deliveryCounts = new Map<number, number>();
@@ -108,8 +111,10 @@ export class ClassicQueue {
   private dyingActive = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryTimerAt = 0;
-  private leaseTimer: NodeJS.Timeout | undefined;
-  private leaseTimerAt = 0;
+  private readonly leaseTimer = new DeadlineTimer(() => {
+    this.unacked.takeExpiredLeases(Date.now(), (offset, entry) => this.returnEntry(offset, entry));
+    this.armLeaseTimer();
+  });
   private idleTimer: NodeJS.Timeout | undefined;
   private deleted = false;
   readyBytes = 0;
@@ -400,8 +405,8 @@ export class ClassicQueue {
     this.deleted = true;
     const count = this.ready.length;
     clearTimeout(this.expiryTimer);
-    clearTimeout(this.leaseTimer);
-    clearTimeout(this.delayTimer);
+    this.leaseTimer.clear();
+    this.delayTimer.clear();
     this.clearIdleTimer();
     const consumers = this.consumers.removeAll();
     this.unacked.clear();
@@ -414,8 +419,8 @@ export class ClassicQueue {
   /** Flushes and closes the store at shutdown, keeping the data. */
   async close(): Promise<void> {
     clearTimeout(this.expiryTimer);
-    clearTimeout(this.leaseTimer);
-    clearTimeout(this.delayTimer);
+    this.leaseTimer.clear();
+    this.delayTimer.clear();
     this.clearIdleTimer();
     await this.log.close();
   }
@@ -863,40 +868,12 @@ export class ClassicQueue {
 
   /** One timer per queue for the earliest lease deadline; expired leases go back to ready. */
   private armLeaseTimer(): void {
-    if (this.deleted) return;
-    const at = this.unacked.earliestLease();
-    if (at === 0 || (this.leaseTimer && this.leaseTimerAt <= at)) return;
-    clearTimeout(this.leaseTimer);
-    this.leaseTimerAt = at;
-    this.leaseTimer = setTimeout(
-      () => {
-        this.leaseTimer = undefined;
-        this.leaseTimerAt = 0;
-        this.unacked.takeExpiredLeases(Date.now(), (offset, entry) => this.returnEntry(offset, entry));
-        this.armLeaseTimer();
-      },
-      Math.min(Math.max(0, at - Date.now()), 0x7fffffff),
-    );
-    this.leaseTimer.unref();
+    if (!this.deleted) this.leaseTimer.arm(this.unacked.earliestLease());
   }
 
   /** One timer per queue for the earliest delayed message; due ones join the ready queue in offset order. */
   private armDelayTimer(): void {
-    if (this.deleted) return;
-    const at = this.delayed.earliestDue();
-    if (at === 0 || (this.delayTimer && this.delayTimerAt <= at)) return;
-    clearTimeout(this.delayTimer);
-    this.delayTimerAt = at;
-    this.delayTimer = setTimeout(
-      () => {
-        this.delayTimer = undefined;
-        this.delayTimerAt = 0;
-        this.releaseDue(Date.now());
-        this.armDelayTimer();
-      },
-      Math.min(Math.max(0, at - Date.now()), 0x7fffffff),
-    );
-    this.delayTimer.unref();
+    if (!this.deleted) this.delayTimer.arm(this.delayed.earliestDue());
   }
 
   private releaseDue(now: number): void {
