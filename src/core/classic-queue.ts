@@ -499,7 +499,12 @@ export class ClassicQueue {
     const range = this.ready.offsetRange();
     let lowest = range?.lowest ?? Number.POSITIVE_INFINITY;
     let highest = range?.highest ?? -1;
-    for (const offset of [...this.unacked.offsetsAfter(-1), ...this.delayed.offsetsAfter(-1)]) {
+    const held = this.unacked.offsetRange();
+    if (held !== undefined) {
+      lowest = Math.min(lowest, held.lowest);
+      highest = Math.max(highest, held.highest);
+    }
+    for (const offset of this.delayed.offsetsAfter(-1)) {
       lowest = Math.min(lowest, offset);
       highest = Math.max(highest, offset);
     }

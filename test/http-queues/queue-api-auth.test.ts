@@ -150,3 +150,33 @@ describe('HTTP queue API: permissions as in RabbitMQ', () => {
     });
   });
 });
+
+describe('HTTP queue API: ping, health, OPTIONS', () => {
+  it('answers ping and HEAD ping with 204, health with the vhost’s message volume', async () => {
+    assert.equal((await api.request({ method: 'GET', url: '/v2/ping' })).status, 204);
+    assert.equal((await api.request({ method: 'HEAD', url: '/v2/ping' })).status, 204);
+    await api.request({
+      method: 'POST',
+      url: '/v2/queues/volume/messages',
+      payload: { messages: [{ body: 1 }] },
+    });
+    const health = await api.request({ method: 'GET', url: '/v2/health' });
+    assert.equal(health.status, 200);
+    const body = health.body as {
+      storage_reachable: boolean;
+      message_volume: { free: number; total: number };
+    };
+    assert.equal(body.storage_reachable, true);
+    assert.ok(body.message_volume.free >= 1);
+    assert.equal((await api.request({ method: 'GET', url: '/v2/ping', auth: null })).status, 401);
+  });
+
+  it('lists a resource’s methods for OPTIONS, and in the Allow header of a 405', async () => {
+    const options = await api.request({ method: 'OPTIONS', url: '/v2/queues/any/claims/x' });
+    assert.equal(options.status, 200);
+    assert.equal(options.headers.allow, 'GET, PATCH, DELETE, OPTIONS');
+    const wrong = await api.request({ method: 'PUT', url: '/v2/queues/any/stats' });
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.allow, 'GET, OPTIONS');
+  });
+});
