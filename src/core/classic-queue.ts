@@ -4,6 +4,7 @@ import { ConsumerDispatch } from './consumer-dispatch.js';
 import type { DeadLetterReason } from './dead-letter.js';
 import { DeadLetterOutbox } from './dead-letter-outbox.js';
 import { DeadlineTimer } from './deadline-timer.js';
+import { DelayedEntries } from './delayed-entries.js';
 import { preconditionFailed } from './errors.js';
 import type { Message } from './message.js';
 import type { MessageLog, MessageLogOptions } from './message-log.js';
@@ -20,6 +21,7 @@ export interface QueueDefinition {
   arguments: FieldTable;
   /** Connection identity for exclusive queues; null otherwise. */
   exclusiveOwner: object | null;
+  metadata?: QueueMetadata;
 }
 
 export interface QueueHooks {
@@ -39,7 +41,26 @@ export interface GetResult {
   redelivered: boolean;
   /** Ready messages left after this one, as basic.get-ok reports. */
   remaining: number;
+  /** Failed deliveries before this one (0 on a first delivery). */
+  deliveryCount: number;
+  /** Epoch ms when the message expires (0: never). */
+  expiresAt: number;
 }
+
+/** A message still in the queue, seen in place: ready, or held by an owner (delivered, not yet settled). */
+export interface QueuedMessage {
+  offset: number;
+  /** Epoch ms when it expires; 0: never. */
+  expiresAt: number;
+  held: boolean;
+  /** The holder of a held message (null: held without an owner). */
+  owner: object | null;
+  /** Epoch ms before which a delayed message is not delivered; 0 when it is not delayed (any more). */
+  delayedUntil: number;
+}
+
+/** A queue's user-defined attributes (the HTTP queue API's metadata document), kept with its definition. */
+export type QueueMetadata = Record<string, unknown>;
 
 /** A publish refused by a queue at its length limit with overflow reject-publish (the publisher gets a nack). */
 export class QueueFullError extends Error {
@@ -66,9 +87,17 @@ export class ClassicQueue {
   readonly autoDelete: boolean;
   readonly arguments: FieldTable;
   readonly exclusiveOwner: object | null;
+  /** Replaced as a whole (VHost.setQueueMetadata persists it); never mutated in place. */
+  metadata: QueueMetadata;
 
   private readonly ready: ReadySet;
   private readonly unacked = new UnackedEntries();
+  /** Stored but not deliverable before their time (HTTP delayed messages). */
+  private readonly delayed = new DelayedEntries();
+  private readonly delayTimer = new DeadlineTimer(() => {
+    this.releaseDue(Date.now());
+    this.armDelayTimer();
+  });
   private readonly redelivered = new Set<number>();
   /** Failed deliveries (returns) per message, for x-delivery-limit and x-delivery-count. */
   private readonly deliveryCounts = new Map<number, number>();
@@ -104,6 +133,7 @@ export class ClassicQueue {
     this.autoDelete = definition.autoDelete;
     this.arguments = definition.arguments;
     this.exclusiveOwner = definition.exclusiveOwner;
+    this.metadata = definition.metadata ?? {};
     this.ready = new ReadySet(settingsValue.maxPriority);
     this.outbox = new DeadLetterOutbox({
       hasDeadLetterExchange: () => this.settings.deadLetterExchange !== undefined,
@@ -128,6 +158,11 @@ export class ClassicQueue {
 
   get unackedCount(): number {
     return this.unacked.size;
+  }
+
+  /** Messages stored but not deliverable yet (not in messageCount). */
+  get delayedCount(): number {
+    return this.delayed.size;
   }
 
   get consumerCount(): number {
@@ -163,22 +198,43 @@ export class ClassicQueue {
    * persistent message in a durable queue, at once otherwise (possibly synchronously).
    */
   enqueue(message: Message, onStored?: (err: Error | null) => void): void {
+    this.enqueueAt(message, onStored, true);
+  }
+
+  /**
+   * Appends a message that must have an offset (the HTTP API names it by one), so it never takes the no-ack
+   * fast path. Returns the offset, or -1 when the queue refused it (onStored gets the QueueFullError).
+   */
+  append(message: Message, onStored?: (err: Error | null) => void, notBefore = 0): number {
+    return this.enqueueAt(message, onStored, false, notBefore);
+  }
+
+  private enqueueAt(
+    message: Message,
+    onStored: ((err: Error | null) => void) | undefined,
+    fastPath: boolean,
+    notBefore = 0,
+  ): number {
     const size = message.body.length;
     const overflow = this.settings.overflow;
     if (overflow !== 'drop-head' && this.wouldOverflow(size)) {
       if (overflow === 'reject-publish-dlx') this.outbox.routeNow(message, 'maxlen');
       onStored?.(new QueueFullError(this.describe));
-      return;
+      return -1;
     }
     // Fast path: nothing waiting and a no-ack consumer has room. The message leaves the broker at once, so it
     // is never written: nothing could ever read it back (RabbitMQ confirms such messages without persisting too).
     let consumer: Consumer | undefined;
-    if (this.ready.length === 0 && this.consumers.count > 0) {
+    const delay = notBefore > Date.now();
+    if (!delay && this.ready.length === 0 && this.consumers.count > 0) {
       consumer = this.nextConsumerWithCredit();
       if (consumer?.noAck) {
-        onStored?.(null);
-        consumer.deliver(this, -1, message, false);
-        return;
+        if (fastPath) {
+          onStored?.(null);
+          consumer.deliver(this, -1, message, false);
+          return -1;
+        }
+        consumer = undefined; // delivered from the ready ring on the next drain instead
       }
     }
     const now = Date.now();
@@ -191,15 +247,21 @@ export class ClassicQueue {
       if (persistent) this.log.whenDurable(offset, onStored);
       else onStored(null);
     }
+    if (delay) {
+      this.delayed.add(offset, { expiresAt, size, priority, notBefore });
+      this.log.remember(offset, message);
+      this.armDelayTimer();
+      return offset;
+    }
     // A consumer that acks has room: hand it over without touching the rings (the log keeps it until the ack).
     if (consumer) {
       this.deliverTo(consumer, offset, message, expiresAt, size, priority);
-      return;
+      return offset;
     }
     if (expiresAt !== 0 && expiresAt <= now) {
       // TTL 0 (or already past): only an immediate delivery could have saved it.
       this.outbox.push(offset, 'expired', message);
-      return;
+      return offset;
     }
     this.ready.push(offset, expiresAt, size, priority);
     this.readyBytes += size;
@@ -207,6 +269,7 @@ export class ClassicQueue {
     this.enforceLengthLimit();
     if (expiresAt !== 0) this.armExpiryTimer();
     if (this.consumers.count > 0) this.scheduleDrain();
+    return offset;
   }
 
   addConsumer(consumer: Consumer, options?: ConsumeOptions): void {
@@ -353,9 +416,11 @@ export class ClassicQueue {
     const count = this.ready.length;
     this.expiryTimer.cancel();
     this.leaseTimer.cancel();
+    this.delayTimer.cancel();
     this.clearIdleTimer();
     const consumers = this.consumers.removeAll();
     this.unacked.clear();
+    this.delayed.clear();
     this.outbox.stop();
     await this.log.destroy();
     return { count, consumers };
@@ -365,6 +430,7 @@ export class ClassicQueue {
   async close(): Promise<void> {
     this.expiryTimer.cancel();
     this.leaseTimer.cancel();
+    this.delayTimer.cancel();
     this.clearIdleTimer();
     await this.log.close();
   }
@@ -377,6 +443,154 @@ export class ClassicQueue {
   /** Failed deliveries so far of an unacked or ready message (0 for a first delivery). */
   deliveryCount(offset: number): number {
     return this.deliveryCounts.get(offset) ?? 0;
+  }
+
+  // ---- reading in place (the HTTP queue API lists, fetches and deletes by id) ------------------------------
+
+  /** The message at offset if it is still queued (ready, or held by an owner); undefined once it is gone. */
+  locate(offset: number): QueuedMessage | undefined {
+    const entry = this.unacked.get(offset);
+    if (entry) return { offset, expiresAt: entry.expiresAt, held: true, owner: entry.owner, delayedUntil: 0 };
+    const waiting = this.delayed.get(offset);
+    if (waiting) {
+      return {
+        offset,
+        expiresAt: waiting.expiresAt,
+        held: false,
+        owner: null,
+        delayedUntil: waiting.notBefore,
+      };
+    }
+    const at = this.ready.find(offset);
+    if (!at) return undefined;
+    const expiresAt = this.ready.expiryAt(at);
+    if (expiresAt !== 0 && expiresAt <= Date.now()) return undefined; // expired, not yet taken off the head
+    return { offset, expiresAt, held: false, owner: null, delayedUntil: 0 };
+  }
+
+  /**
+   * Visits queued messages above offset `after` in offset order, without taking them: the ready ones, the
+   * held ones with includeHeld, the delayed ones with includeDelayed; expired ones are skipped. Stops when
+   * `each` returns false.
+   */
+  forEachQueued(
+    after: number,
+    includeHeld: boolean,
+    each: (m: QueuedMessage) => boolean,
+    includeDelayed = false,
+  ): void {
+    const others: QueuedMessage[] = [];
+    if (includeHeld) {
+      for (const offset of this.unacked.offsetsAfter(after)) others.push(this.locate(offset)!);
+    }
+    if (includeDelayed) {
+      for (const offset of this.delayed.offsetsAfter(after)) others.push(this.locate(offset)!);
+      others.sort((a, b) => a.offset - b.offset);
+    }
+    let o = 0;
+    let going = true;
+    const emitOthersBelow = (limit: number): boolean => {
+      while (going && o < others.length && others[o].offset < limit) going = each(others[o++]);
+      return going;
+    };
+    const now = Date.now();
+    this.ready.forEachAfter(after, (offset, expiresAt) => {
+      if (!emitOthersBelow(offset)) return false;
+      if (expiresAt !== 0 && expiresAt <= now) return true;
+      going = each({ offset, expiresAt, held: false, owner: null, delayedUntil: 0 });
+      return going;
+    });
+    emitOthersBelow(Number.POSITIVE_INFINITY);
+  }
+
+  /** Lowest and highest offsets still queued, ready or held; undefined when the queue holds nothing. */
+  offsetRange(): { lowest: number; highest: number } | undefined {
+    this.expireHeads(Date.now());
+    const range = this.ready.offsetRange();
+    let lowest = range?.lowest ?? Number.POSITIVE_INFINITY;
+    let highest = range?.highest ?? -1;
+    const held = this.unacked.offsetRange();
+    if (held !== undefined) {
+      lowest = Math.min(lowest, held.lowest);
+      highest = Math.max(highest, held.highest);
+    }
+    for (const offset of this.delayed.offsetsAfter(-1)) {
+      lowest = Math.min(lowest, offset);
+      highest = Math.max(highest, offset);
+    }
+    return highest < 0 ? undefined : { lowest, highest };
+  }
+
+  /** The content of a queued message, from memory or the log, without taking it. */
+  read(offset: number): Promise<Message | undefined> {
+    return this.log.read(offset);
+  }
+
+  /**
+   * Deletes a message nobody holds, wherever it is in the queue, ready or delayed (the HTTP API's delete by
+   * id). False if it is held or gone.
+   */
+  removeUnheld(offset: number): boolean {
+    const at = this.ready.find(offset);
+    if (at) {
+      this.readyBytes -= this.ready.sizeAt(at);
+      this.ready.removeAt(at);
+    } else if (!this.delayed.take(offset)) return false;
+    this.log.forget(offset, this.log.cached(offset));
+    this.settleDelivered(offset);
+    this.armExpiryTimer();
+    return true;
+  }
+
+  // ---- restoring holds after a graceful restart -------------------------------------------------------------
+
+  /**
+   * Takes a ready message back into owner's hands with a lease and an expiry (a claim saved at shutdown);
+   * false when it is not ready (it did not survive, or it went meanwhile).
+   */
+  holdReady(offset: number, owner: object, leaseMs: number, expiresAt: number): boolean {
+    const at = this.ready.find(offset);
+    if (!at) return false;
+    const size = this.ready.sizeAt(at);
+    this.readyBytes -= size;
+    this.ready.removeAt(at);
+    this.unacked.add(offset, {
+      expiresAt,
+      size,
+      priority: at.level,
+      owner,
+      leaseDeadline: Date.now() + leaseMs,
+    });
+    this.armLeaseTimer();
+    this.armExpiryTimer();
+    return true;
+  }
+
+  /** Puts a ready message back to waiting until notBefore (a delay saved at shutdown). */
+  delayReady(offset: number, notBefore: number): boolean {
+    const at = this.ready.find(offset);
+    if (!at || notBefore <= Date.now()) return false;
+    const size = this.ready.sizeAt(at);
+    const expiresAt = this.ready.expiryAt(at);
+    this.readyBytes -= size;
+    this.ready.removeAt(at);
+    this.delayed.add(offset, { expiresAt, size, priority: at.level, notBefore });
+    this.armDelayTimer();
+    this.armExpiryTimer();
+    return true;
+  }
+
+  /** [offset, notBefore] of every delayed message, to save at shutdown. */
+  delayedSnapshot(): Array<[number, number]> {
+    return this.delayed.offsetsAfter(-1).map((offset) => [offset, this.delayed.get(offset)!.notBefore]);
+  }
+
+  /** Moves the expiry of a message owner holds (it applies once the message is back in the ready queue). */
+  setHeldExpiry(offset: number, owner: object, expiresAt: number): boolean {
+    const entry = this.unacked.get(offset);
+    if (!entry || entry.owner !== owner) return false;
+    entry.expiresAt = expiresAt;
+    return true;
   }
 
   // ---- delivery --------------------------------------------------------------------------------------------
@@ -394,6 +608,7 @@ export class ClassicQueue {
     const priority = this.ready.headLevel();
     this.removeHead(offset, message);
     const redelivered = this.redelivered.has(offset);
+    const deliveryCount = this.deliveryCount(offset);
     if (noAck) this.settleDelivered(offset);
     else {
       const leaseDeadline = leaseMs > 0 ? Date.now() + leaseMs : 0;
@@ -406,6 +621,8 @@ export class ClassicQueue {
       message: this.withDeliveryCount(offset, message),
       redelivered,
       remaining: this.ready.length,
+      deliveryCount,
+      expiresAt,
     };
   }
 
@@ -610,6 +827,30 @@ export class ClassicQueue {
   /** One timer per queue for the earliest lease deadline; expired leases go back to ready. */
   private armLeaseTimer(): void {
     if (!this.deleted) this.leaseTimer.arm(this.unacked.earliestLease());
+  }
+
+  /** One timer per queue for the earliest delayed message; due ones join the ready queue in offset order. */
+  private armDelayTimer(): void {
+    if (!this.deleted) this.delayTimer.arm(this.delayed.earliestDue());
+  }
+
+  private releaseDue(now: number): void {
+    let any = false;
+    this.delayed.takeDue(now, (offset, entry) => {
+      if (entry.expiresAt !== 0 && entry.expiresAt <= now) {
+        const cached = this.log.cached(offset);
+        this.log.forget(offset, cached);
+        this.outbox.push(offset, 'expired', cached);
+        return;
+      }
+      this.ready.insertSorted(offset, entry.expiresAt, entry.size, entry.priority);
+      this.readyBytes += entry.size;
+      any = true;
+    });
+    if (!any) return;
+    this.enforceLengthLimit();
+    this.armExpiryTimer();
+    if (this.consumers.count > 0) this.scheduleDrain();
   }
 
   private armIdleTimer(): void {

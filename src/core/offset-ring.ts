@@ -82,22 +82,10 @@ export class OffsetRing {
       return;
     }
     if (this.count === this.offsets.length) this.grow();
-    let lo = 0;
-    let hi = this.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.offsetAt(mid) < offset) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = this.lowerBound(offset);
     // Shift the tail right by one from position lo.
     const cap = this.offsets.length;
-    for (let k = this.count; k > lo; k--) {
-      const to = (this.head + k) % cap;
-      const from = (this.head + k - 1) % cap;
-      this.offsets[to] = this.offsets[from];
-      this.expiries[to] = this.expiries[from];
-      this.sizes[to] = this.sizes[from];
-    }
+    for (let k = this.count; k > lo; k--) this.copy((this.head + k - 1) % cap, (this.head + k) % cap);
     const at = (this.head + lo) % cap;
     this.offsets[at] = offset;
     this.expiries[at] = expiresAt;
@@ -130,6 +118,46 @@ export class OffsetRing {
     return this.offsets[(this.head + index) % this.offsets.length];
   }
 
+  expiryAt(index: number): number {
+    return this.expiries[(this.head + index) % this.offsets.length];
+  }
+
+  sizeAt(index: number): number {
+    return this.sizes[(this.head + index) % this.offsets.length];
+  }
+
+  /** Position of the first entry with an offset at or above `offset` (the ring is in ascending order). */
+  lowerBound(offset: number): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.offsetAt(mid) < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Position of `offset`, or -1 when the ring does not hold it. */
+  indexOf(offset: number): number {
+    const i = this.lowerBound(offset);
+    return i < this.count && this.offsetAt(i) === offset ? i : -1;
+  }
+
+  /** Removes the entry at `index`, moving the shorter side of the ring by one. */
+  removeAt(index: number): void {
+    if (index < 0 || index >= this.count) return;
+    const cap = this.offsets.length;
+    if (index < this.count - 1 - index) {
+      for (let k = index; k > 0; k--) this.copy((this.head + k - 1) % cap, (this.head + k) % cap);
+      this.shift();
+      return;
+    }
+    for (let k = index; k < this.count - 1; k++) this.copy((this.head + k + 1) % cap, (this.head + k) % cap);
+    this.count--;
+    if (this.count === 0) this.head = 0;
+  }
+
   shift(): void {
     if (this.count === 0) return;
     this.head = (this.head + 1) % this.offsets.length;
@@ -146,6 +174,12 @@ export class OffsetRing {
       this.expiries = new Float64Array(16);
       this.sizes = new Uint32Array(16);
     }
+  }
+
+  private copy(from: number, to: number): void {
+    this.offsets[to] = this.offsets[from];
+    this.expiries[to] = this.expiries[from];
+    this.sizes[to] = this.sizes[from];
   }
 
   private grow(): void {

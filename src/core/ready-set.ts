@@ -130,6 +130,64 @@ export class ReadySet {
     }
   }
 
+  /** Where `offset` is: its priority level and position there; undefined when it is not ready. */
+  find(offset: number): { level: number; index: number } | undefined {
+    for (let level = 0; level < this.levels.length; level++) {
+      const index = this.levels[level].indexOf(offset);
+      if (index >= 0) return { level, index };
+    }
+    return undefined;
+  }
+
+  expiryAt(at: { level: number; index: number }): number {
+    return this.levels[at.level].expiryAt(at.index);
+  }
+
+  sizeAt(at: { level: number; index: number }): number {
+    return this.levels[at.level].sizeAt(at.index);
+  }
+
+  /** Removes one ready message from anywhere in its level (deleted without being consumed). */
+  removeAt(at: { level: number; index: number }): void {
+    this.levels[at.level].removeAt(at.index);
+    this.count--;
+  }
+
+  /**
+   * Visits ready messages with offsets above `after` in ascending offset order across all levels (a read in
+   * place: nothing moves), until `each` returns false.
+   */
+  forEachAfter(after: number, each: (offset: number, expiresAt: number) => boolean): void {
+    const cursors = this.levels.map((l) => l.lowerBound(after + 1));
+    for (;;) {
+      let best = -1;
+      let bestOffset = Number.POSITIVE_INFINITY;
+      for (let p = 0; p < this.levels.length; p++) {
+        const l = this.levels[p];
+        if (cursors[p] < l.length && l.offsetAt(cursors[p]) < bestOffset) {
+          best = p;
+          bestOffset = l.offsetAt(cursors[p]);
+        }
+      }
+      if (best < 0) return;
+      const expiresAt = this.levels[best].expiryAt(cursors[best]);
+      cursors[best]++;
+      if (!each(bestOffset, expiresAt)) return;
+    }
+  }
+
+  /** Lowest and highest ready offsets (not the delivery head: priorities reorder that); undefined when empty. */
+  offsetRange(): { lowest: number; highest: number } | undefined {
+    let lowest = Number.POSITIVE_INFINITY;
+    let highest = -1;
+    for (const l of this.levels) {
+      if (l.length === 0) continue;
+      lowest = Math.min(lowest, l.offsetAt(0));
+      highest = Math.max(highest, l.offsetAt(l.length - 1));
+    }
+    return highest < 0 ? undefined : { lowest, highest };
+  }
+
   forEachOffset(each: (offset: number) => void): void {
     for (const l of this.levels) for (let i = 0; i < l.length; i++) each(l.offsetAt(i));
   }

@@ -47,6 +47,24 @@ export class UnackedEntries {
     return out.sort((a, b) => a - b);
   }
 
+  /** Held offsets above `after`, ascending (a sort per call: reads in place are not on the hot path). */
+  offsetsAfter(after: number): number[] {
+    const out: number[] = [];
+    for (const offset of this.entries.keys()) if (offset > after) out.push(offset);
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Lowest and highest held offsets (one pass, no sort); undefined when nothing is held. */
+  offsetRange(): { lowest: number; highest: number } | undefined {
+    let lowest = Number.POSITIVE_INFINITY;
+    let highest = -1;
+    for (const offset of this.entries.keys()) {
+      if (offset < lowest) lowest = offset;
+      if (offset > highest) highest = offset;
+    }
+    return highest < 0 ? undefined : { lowest, highest };
+  }
+
   /** Moves the lease deadline of a held message; false if it is not held (or not by owner, when given). */
   renew(offset: number, deadline: number, owner?: object): boolean {
     const entry = this.entries.get(offset);

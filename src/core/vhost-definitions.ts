@@ -22,6 +22,8 @@ export interface StoredQueue {
   id: string;
   autoDelete: boolean;
   arguments: string;
+  /** User-defined attributes (the HTTP queue API's metadata), when any were set. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface StoredBinding {
@@ -52,6 +54,11 @@ export class VHostDefinitions {
 
   key(kind: 'exchange' | 'queue', name: string): string {
     return `${kind}\u0000${this.prefix}${name}`;
+  }
+
+  /** Holds (claims, delays) of a queue saved at a graceful shutdown, keyed by its store id. */
+  holdsKey(queueId: string): string {
+    return `holds\u0000${this.prefix}${queueId}`;
   }
 
   bindingKey(source: string, destinationKind: string, destination: string, key: string): string {

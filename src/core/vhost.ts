@@ -3,7 +3,7 @@ import type { FieldTable, FieldValue } from '../codec/field-table.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { StreamStore } from '../store/stream-store.js';
-import { ClassicQueue, QueueFullError, type QueueOptions } from './classic-queue.js';
+import { ClassicQueue, QueueFullError, type QueueMetadata, type QueueOptions } from './classic-queue.js';
 import { routeDeadLetter } from './dead-letter-routing.js';
 import { DelayedMessages } from './delayed-messages.js';
 import { DirectReplyTo } from './direct-reply-to.js';
@@ -20,6 +20,7 @@ import type { Message } from './message.js';
 import { MessageLog } from './message-log.js';
 import type { Queue } from './queue.js';
 import { checkQueueArgumentsEquivalent, parseQueueArguments } from './queue-arguments.js';
+import { restoreHolds, type SavedHolds, savedHoldsOf } from './queue-holds.js';
 import { Router } from './router.js';
 import { Stream } from './stream.js';
 import {
@@ -71,6 +72,8 @@ export interface QueueDeclare {
   arguments?: FieldTable;
   /** The declaring connection; owns the queue when exclusive and is checked against exclusive queues. */
   owner: object;
+  /** User-defined attributes of a classic queue this declare creates (an existing queue keeps its own). */
+  metadata?: QueueMetadata;
 }
 
 export interface QueueDeclareResult {
@@ -336,6 +339,7 @@ export class VHost {
       arguments: args,
       exclusiveOwner: exclusive ? opts.owner : null,
       settings,
+      metadata: opts.metadata,
     });
     return this.awaitCreation(name, creation);
   }
@@ -367,6 +371,15 @@ export class VHost {
     if (opts.ifUnused && q.consumerCount > 0) throw preconditionFailed(`${q.describe} in use`);
     if (opts.ifEmpty && q.messageCount > 0) throw preconditionFailed(`${q.describe} not empty`);
     return this.removeQueue(q);
+  }
+
+  /** Replaces a classic queue's user-defined attributes; durable ones are stored with its definition. */
+  async setQueueMetadata(queue: ClassicQueue, metadata: QueueMetadata): Promise<void> {
+    if (this.queues.get(queue.name) !== queue) throw notFound(`no ${queue.describe}`);
+    if (queue.durable && queue.exclusiveOwner === null) {
+      await this.ctx.meta.put(this.key('queue', queue.name), storedQueue(queue, metadata));
+    }
+    queue.metadata = metadata;
   }
 
   purgeQueue(name: string, owner: object): number {
@@ -504,6 +517,7 @@ export class VHost {
           autoDelete: s.autoDelete,
           arguments: args,
           exclusiveOwner: null,
+          metadata: s.metadata,
           settings: parseQueueArguments(
             this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args,
             describe,
@@ -512,6 +526,12 @@ export class VHost {
         true,
       );
       await queue.recover();
+      const holdsKey = this.definitions.holdsKey(s.id);
+      const holds = this.ctx.meta.get(holdsKey) as SavedHolds | undefined;
+      if (holds !== undefined) {
+        restoreHolds(queue, holds);
+        await this.ctx.meta.delete(holdsKey);
+      }
     }
     for (const [key, s] of this.definitions.bindings()) {
       const source = this.exchanges.get(s.source);
@@ -540,6 +560,12 @@ export class VHost {
   }
 
   async close(): Promise<void> {
+    // Claims and delays live in memory: a durable queue's are saved for the next start.
+    for (const q of this.queues.values()) {
+      if (q.kind !== 'queue' || !q.durable || q.exclusiveOwner !== null) continue;
+      const holds = savedHoldsOf(q);
+      if (holds !== undefined) await this.ctx.meta.put(this.definitions.holdsKey(q.id), holds);
+    }
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await Promise.all([...this.exchanges.values()].map((ex) => ex.delayed?.close()));
   }
@@ -575,6 +601,7 @@ export class VHost {
       arguments: FieldTable;
       exclusiveOwner: object | null;
       settings: ReturnType<typeof parseQueueArguments>;
+      metadata?: QueueMetadata;
     },
     recovering = false,
   ): Promise<ClassicQueue> {
@@ -588,13 +615,8 @@ export class VHost {
       onStoreError: (q, err) => this.ctx.onQueueStoreError(q, err),
     });
     if (def.durable && def.exclusiveOwner === null && !recovering) {
-      const stored: StoredQueue = {
-        id: def.id,
-        autoDelete: def.autoDelete,
-        arguments: encodeArgs(def.arguments),
-      };
       try {
-        await this.ctx.meta.put(this.key('queue', def.name), stored);
+        await this.ctx.meta.put(this.key('queue', def.name), storedQueue(queue, queue.metadata));
       } catch (err) {
         await queue.delete().catch(ignore); // never registered: a failed declare leaves nothing behind
         throw err;
@@ -779,6 +801,17 @@ function delayOf(message: Message): number {
   const n =
     typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v) : 0;
   return Number.isFinite(n) ? n : 0;
+}
+
+/** A durable classic queue's record in the metadata store. */
+function storedQueue(queue: ClassicQueue, metadata: QueueMetadata): StoredQueue {
+  const stored: StoredQueue = {
+    id: queue.id,
+    autoDelete: queue.autoDelete,
+    arguments: encodeArgs(queue.arguments),
+  };
+  if (Object.keys(metadata).length > 0) stored.metadata = metadata;
+  return stored;
 }
 
 function newQueueId(): string {

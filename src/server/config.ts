@@ -138,7 +138,7 @@ export const brokerConfigSchema = z
     amqpPort: portSchema.default(5672),
     /** AMQP 0-9-1 over TLS port, used when tls.certFile and tls.keyFile are set; 0 picks a free port. */
     amqpsPort: portSchema.default(5671),
-    /** Whether to serve the HTTP endpoint (GET /health). */
+    /** Whether to serve HTTP: GET /health, the management API and the queue API (/v2, docs/http-queues.md). */
     httpEnabled: z.boolean({ error: 'must be true or false' }).default(true),
     /** HTTP port; 0 picks a free port (logged at start). */
     httpPort: portSchema.default(15672),
@@ -275,7 +275,7 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     'definitions file (RabbitMQ format) imported at start',
   ),
   option('amqpPort', 'amqp-port', 'port', 'integer', 'AMQP listener port, 0 = any free port'),
-  option('httpEnabled', 'http', '', 'boolean', 'serve HTTP (GET /health)', {
+  option('httpEnabled', 'http', '', 'boolean', 'serve HTTP (health, management API, queue API /v2)', {
     envSuffix: 'http-enabled',
     offDescription: 'do not serve HTTP',
   }),

@@ -3,6 +3,7 @@ import { createServer as createHttpsServer, type Server as NodeHttpsServer } fro
 import type { SecureContextOptions } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type BoundAddress, closeServers, listenOnHosts } from '../net/listen-on-hosts.js';
+import { type QueueApiDeps, registerQueueApi } from '../protocols/http-queues/queue-api.js';
 import type { Logger } from './logger.js';
 import { type ManagementDeps, registerManagementRoutes } from './management-api.js';
 
@@ -45,6 +46,8 @@ export interface HttpServerOptions {
   health: () => HealthReport | Promise<HealthReport>;
   /** Serves the management API (/api/policies...) when given. */
   management?: ManagementDeps;
+  /** Serves the Zaqar v2 queue API (/v2/...) when given. */
+  queueApi?: QueueApiDeps;
   /** Serve HTTPS with these credentials (no client certificates asked for). */
   tls?: SecureContextOptions;
 }
@@ -65,7 +68,7 @@ const MAX_PARAM_LENGTH = 1024;
 
 /** Builds the fastify application: routes only, no listening. Exported for in-process tests (inject). */
 export function buildHttpApp(
-  options: Pick<HttpServerOptions, 'health' | 'logger' | 'management'>,
+  options: Pick<HttpServerOptions, 'health' | 'logger' | 'management' | 'queueApi'>,
 ): FastifyInstance {
   const app = Fastify({
     logger: false,
@@ -85,6 +88,7 @@ export function buildHttpApp(
   });
 
   if (options.management) registerManagementRoutes(app, options.management);
+  if (options.queueApi) registerQueueApi(app, options.queueApi);
 
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` });

@@ -21,6 +21,7 @@ import { PermissionPatternError } from '../core/permission-pattern.js';
 import { PolicyValidationError } from '../core/policy-definition.js';
 import { UserAdminError } from '../core/user-validation.js';
 import { VhostAdminError } from '../core/vhost-info.js';
+import { basicCredentials } from '../net/http-basic-auth.js';
 import {
   ApiError,
   isManagementUser,
@@ -43,21 +44,9 @@ export {
 } from './management-context.js';
 export { type PolicyJson, policyToJson } from './management-policies.js';
 
-const MAX_AUTHORIZATION_LENGTH = 4096;
 const REALM = 'Basic realm="EventterMQ Management"';
 
 const unauthorized = () => new ApiError(401, 'not_authorized', 'Login failed');
-
-/** user:password from a Basic Authorization header, or undefined when it is absent or malformed. */
-function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
-  if (header === undefined || header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
-  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
-  if (!match) return undefined;
-  const text = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = text.indexOf(':');
-  if (colon <= 0) return undefined;
-  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
-}
 
 /** The status and body of an error the core raised for bad input, or undefined for anything else. */
 function adminErrorReply(err: Error): { status: 400 | 404; error: string } | undefined {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { SecureContextOptions } from 'node:tls';
+import type { VHost } from '../core/vhost.js';
 import type { BoundAddress } from '../net/listen-on-hosts.js';
 import type { AmqpServerHandle, BrokerHandle, ServerComponents } from './components.js';
 import { defaultComponents } from './components.js';
@@ -145,6 +146,14 @@ async function openAll(
                 messageCounts: (vhost) => broker.messageCounts?.(vhost),
                 streams: broker.streams,
                 definitions: broker.definitions && logDefinitionsWarnings(broker.definitions, logger),
+                logger,
+              }
+            : undefined,
+        queueApi:
+          broker.vhost && broker.authenticate
+            ? {
+                vhost: (name) => broker.vhost!(name) as VHost | undefined,
+                authenticate: (user, password, address) => broker.authenticate!(user, password, address),
                 logger,
               }
             : undefined,

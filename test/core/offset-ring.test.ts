@@ -83,3 +83,53 @@ test('property: pushMany appends like push, across the ring wrapping around and 
     { numRuns: 300 },
   );
 });
+
+test('removeAt, indexOf and lowerBound agree with a sorted list, across wraps and growth', () => {
+  type Op =
+    | { kind: 'push' }
+    | { kind: 'shift' }
+    | { kind: 'remove'; pick: number }
+    | { kind: 'find'; at: number };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.constant({ kind: 'push' as const }),
+    fc.constant({ kind: 'shift' as const }),
+    fc.nat(1000).map((pick) => ({ kind: 'remove' as const, pick })),
+    fc.nat(3000).map((at) => ({ kind: 'find' as const, at })),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 2000 }), (ops) => {
+      const ring = new OffsetRing(4);
+      const model: number[] = [];
+      let next = 0;
+      for (const o of ops) {
+        if (o.kind === 'push') {
+          // Gaps between offsets, as deletes by id leave them.
+          next += 1 + (next % 3);
+          ring.push(next, next * 2, next % 7);
+          model.push(next);
+        } else if (o.kind === 'shift') {
+          if (model.length === 0) continue;
+          model.shift();
+          ring.shift();
+        } else if (o.kind === 'remove') {
+          if (model.length === 0) continue;
+          const i = o.pick % model.length;
+          assert.equal(ring.indexOf(model[i]), i);
+          ring.removeAt(i);
+          model.splice(i, 1);
+        } else {
+          const expected = model.findIndex((x) => x >= o.at);
+          assert.equal(ring.lowerBound(o.at), expected < 0 ? model.length : expected);
+          assert.equal(ring.indexOf(o.at), model.indexOf(o.at));
+        }
+        assert.equal(ring.length, model.length);
+      }
+      for (let i = 0; i < model.length; i++) {
+        assert.equal(ring.offsetAt(i), model[i]);
+        assert.equal(ring.expiryAt(i), model[i] * 2);
+        assert.equal(ring.sizeAt(i), model[i] % 7);
+      }
+    }),
+    { numRuns: 200 },
+  );
+});

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
+import { sharedToolPath } from './shared-tools.js';
 
 /** A real RabbitMQ the differential tests compare EventterMQ against. */
 export interface RabbitMq {
@@ -19,7 +20,7 @@ export interface RabbitMq {
 
 const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 const RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
-const START_SCRIPT = '/work/shared/tools/rabbitmq-start.sh';
+const START_SCRIPT = sharedToolPath('rabbitmq-start.sh');
 const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 const POLL_MS = 250;
