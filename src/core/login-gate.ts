@@ -14,7 +14,7 @@ export interface LoginGateOptions {
   maxWaitingPerAddress: number;
 }
 
-export const DEFAULT_LOGIN_GATE: LoginGateOptions = { maxConcurrent: 2, maxWaitingPerAddress: 64 };
+export const DEFAULT_LOGIN_GATE: LoginGateOptions = { maxConcurrent: 2, maxWaitingPerAddress: 16 };
 
 /** What `run` answers when the address already has too many checks waiting (nothing was checked). */
 export const BUSY = 'busy';

@@ -145,6 +145,8 @@ export class UserRegistry {
   private readonly verified = new Map<string, Buffer>();
   /** Digests of (user, stored hash, password) that failed a scrypt check; a changed hash makes them moot. */
   private readonly failed = new Set<string>();
+  /** Checks in flight by the same key: a pool of connections logging in at once costs one scrypt. */
+  private readonly checking = new Map<string, Promise<boolean | typeof BUSY>>();
   private readonly gate: LoginGate;
   private version = 0;
   private meta: MetadataStore | undefined;
@@ -478,7 +480,7 @@ export class UserRegistry {
     if (isLegacyHash(stored)) return this.checkLegacyHash(known, password);
     const name = known.record.name;
     const digest = createHash('sha256').update(password).digest();
-    const failure = createHash('sha256')
+    const key = createHash('sha256')
       .update(name)
       .update('\u0000')
       .update(stored)
@@ -487,19 +489,22 @@ export class UserRegistry {
     const remembered = (): boolean | undefined => {
       const right = this.verified.get(name);
       if (right && safeEqual(right, digest)) return true;
-      return this.failed.has(failure) ? false : undefined;
+      return this.failed.has(key) ? false : undefined;
     };
-    const known0 = remembered();
-    if (known0 !== undefined) return known0;
-    return this.gate.run(address, async () => {
-      // Another login may have answered the same question while this one waited its turn.
-      const answered = remembered();
-      if (answered !== undefined) return answered;
-      const ok = await verifyPassword(password, stored);
-      if (ok) this.verified.set(name, digest);
-      else this.rememberFailure(failure);
-      return ok;
-    });
+    const answered = remembered();
+    if (answered !== undefined) return answered;
+    const inFlight = this.checking.get(key);
+    if (inFlight) return inFlight;
+    const check = this.gate
+      .run(address, async () => {
+        const ok = await verifyPassword(password, stored);
+        if (ok) this.verified.set(name, digest);
+        else this.rememberFailure(key);
+        return ok;
+      })
+      .finally(() => this.checking.delete(key));
+    this.checking.set(key, check);
+    return check;
   }
 
   private rememberFailure(key: string): void {
