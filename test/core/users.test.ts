@@ -168,3 +168,89 @@ describe('user registry', () => {
     await meta.close();
   });
 });
+
+describe('logins under load', () => {
+  /** A registry whose login gate runs one scrypt check at a time and lets one more wait per address. */
+  async function tightRegistry() {
+    const { meta } = await store();
+    const users = await UserRegistry.open(meta, [], {
+      createDefaultUser: true,
+      loopbackUsers: ['guest'],
+      loginGate: { maxConcurrent: 1, maxWaitingPerAddress: 1 },
+    });
+    await users.putUser('app', { password: 'right' });
+    return { users, meta };
+  }
+
+  it('says why a login was refused', async () => {
+    const { users, meta } = await tightRegistry();
+    assert.equal(
+      (await users.login('nobody', 'x', '127.0.0.1')).refused,
+      "user 'nobody' - invalid credentials",
+    );
+    assert.equal(
+      (await users.login('app', 'wrong', '127.0.0.1')).refused,
+      "user 'app' - invalid credentials",
+    );
+    assert.equal(
+      (await users.login('guest', 'guest', '10.0.0.1')).refused,
+      "user 'guest' can only connect via localhost",
+    );
+    assert.match(
+      (await users.login('u'.repeat(256), 'x', '127.0.0.1')).refused ?? '',
+      /user name longer than 255/,
+    );
+    assert.match(
+      (await users.login('app', 'p'.repeat(1025), '127.0.0.1')).refused ?? '',
+      /password longer than 1024/,
+    );
+    assert.equal((await users.login('app', 'right', '127.0.0.1')).principal?.name, 'app');
+    await meta.close();
+  });
+
+  it('refuses unchecked the logins an address has queued beyond the gate’s bound, not other addresses’', async () => {
+    const { users, meta } = await tightRegistry();
+    const results = await Promise.all([
+      users.login('app', 'wrong-1', '10.0.0.1'), // checking
+      users.login('app', 'wrong-2', '10.0.0.1'), // waiting
+      users.login('app', 'wrong-3', '10.0.0.1'), // one too many
+      users.login('app', 'right', '10.0.0.2'),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.refused ?? r.principal.name),
+      [
+        "user 'app' - invalid credentials",
+        "user 'app' - invalid credentials",
+        "user 'app' - too many logins waiting from 10.0.0.1",
+        'app',
+      ],
+    );
+    await meta.close();
+  });
+
+  it('answers a repeated wrong password and simultaneous identical logins without queueing more checks', async () => {
+    const { users, meta } = await tightRegistry();
+    await users.login('app', 'wrong-a', '10.0.0.1');
+    const results = await Promise.all([
+      users.login('app', 'wrong-b', '10.0.0.1'), // checking
+      users.login('app', 'wrong-c', '10.0.0.1'), // waiting: the gate is full for this address now
+      users.login('app', 'wrong-a', '10.0.0.1'), // remembered: no check needed
+    ]);
+    assert.equal(results[2].refused, "user 'app' - invalid credentials");
+    // A pool of connections logging in at once: one check for all of them.
+    const pool = await Promise.all(Array.from({ length: 5 }, () => users.login('app', 'right', '10.0.0.3')));
+    assert.deepEqual(
+      pool.map((r) => r.principal?.name),
+      ['app', 'app', 'app', 'app', 'app'],
+    );
+    await meta.close();
+  });
+
+  it('forgets remembered wrong passwords when the password changes', async () => {
+    const { users, meta } = await tightRegistry();
+    assert.equal((await users.login('app', 'next', '127.0.0.1')).principal, undefined);
+    await users.putUser('app', { password: 'next' });
+    assert.equal((await users.login('app', 'next', '127.0.0.1')).principal?.name, 'app');
+    await meta.close();
+  });
+});
