@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { PermissionPatternError } from '../../src/core/permission-pattern.js';
 import { UserAdminError, UserRegistry } from '../../src/core/users.js';
 import { MetadataStore } from '../../src/store/metadata-store.js';
+import { rabbitSha256 as rabbitSha256With } from '../helpers/rabbit-hash.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -19,13 +19,7 @@ async function store(dir?: string): Promise<{ meta: MetadataStore; dir: string }
   return { meta: await MetadataStore.open(d, { fsync: false }), dir: d };
 }
 
-/** RabbitMQ's rabbit_password_hashing_sha256: base64(salt ++ sha256(salt ++ password)), 4-byte salt. */
-function rabbitSha256(password: string): string {
-  const salt = Buffer.from([1, 2, 3, 4]);
-  return Buffer.concat([salt, createHash('sha256').update(salt).update(password).digest()]).toString(
-    'base64',
-  );
-}
+const rabbitSha256 = (password: string) => rabbitSha256With(password, Buffer.from([1, 2, 3, 4]));
 
 describe('user registry', () => {
   it('creates guest once on a new data directory, with full permissions on / from loopback only', async () => {
