@@ -418,9 +418,7 @@ export class VHost {
     owner: object,
     principal?: Principal,
   ) {
-    this.checkBind({ kind: 'queue', vhost: this.name, name: queueName }, exchangeName, routingKey, principal);
-    const queue = this.getQueue(queueName, owner);
-    const source = this.getExchange(exchangeName);
+    const { source, queue } = this.queueBindingEnds(queueName, exchangeName, routingKey, owner, principal);
     await this.addBinding(source, queue, routingKey, args);
   }
 
@@ -432,9 +430,7 @@ export class VHost {
     owner: object,
     principal?: Principal,
   ) {
-    this.checkBind({ kind: 'queue', vhost: this.name, name: queueName }, exchangeName, routingKey, principal);
-    const queue = this.getQueue(queueName, owner);
-    const source = this.getExchange(exchangeName);
+    const { source, queue } = this.queueBindingEnds(queueName, exchangeName, routingKey, owner, principal);
     await this.removeBinding(source, queue, routingKey, args);
   }
 
@@ -445,15 +441,8 @@ export class VHost {
     args: FieldTable,
     principal?: Principal,
   ) {
-    this.checkBind(
-      { kind: 'exchange', vhost: this.name, name: destinationName },
-      sourceName,
-      routingKey,
-      principal,
-    );
-    const destination = this.getExchange(destinationName);
-    const source = this.getExchange(sourceName);
-    await this.addBinding(source, destination, routingKey, args);
+    const ends = this.exchangeBindingEnds(destinationName, sourceName, routingKey, principal);
+    await this.addBinding(ends.source, ends.destination, routingKey, args);
   }
 
   async unbindExchange(
@@ -463,15 +452,30 @@ export class VHost {
     args: FieldTable,
     principal?: Principal,
   ) {
-    this.checkBind(
-      { kind: 'exchange', vhost: this.name, name: destinationName },
-      sourceName,
-      routingKey,
-      principal,
-    );
-    const destination = this.getExchange(destinationName);
-    const source = this.getExchange(sourceName);
-    await this.removeBinding(source, destination, routingKey, args);
+    const ends = this.exchangeBindingEnds(destinationName, sourceName, routingKey, principal);
+    await this.removeBinding(ends.source, ends.destination, routingKey, args);
+  }
+
+  private queueBindingEnds(
+    queueName: string,
+    exchangeName: string,
+    routingKey: string,
+    owner: object,
+    principal: Principal | undefined,
+  ): { source: Exchange; queue: Queue } {
+    this.checkBind({ kind: 'queue', vhost: this.name, name: queueName }, exchangeName, routingKey, principal);
+    return { queue: this.getQueue(queueName, owner), source: this.getExchange(exchangeName) };
+  }
+
+  private exchangeBindingEnds(
+    destinationName: string,
+    sourceName: string,
+    routingKey: string,
+    principal: Principal | undefined,
+  ): { source: Exchange; destination: Exchange } {
+    const destination = { kind: 'exchange' as const, vhost: this.name, name: destinationName };
+    this.checkBind(destination, sourceName, routingKey, principal);
+    return { destination: this.getExchange(destinationName), source: this.getExchange(sourceName) };
   }
 
   /** Before either end is looked up: the default exchange is refused, and a client's permissions checked. */

@@ -172,7 +172,11 @@ describe('the order of checks inside the vhost', () => {
       onQueueStoreError: () => {},
       limits: () => limits,
     });
-    return { vhost, close: async () => (await vhost.close(), await meta.close()) };
+    const close = async () => {
+      await vhost.close();
+      await meta.close();
+    };
+    return { vhost, close };
   }
 
   it('queue.declare: reserved name, configure, then (new queues only) the queue limit and the dead-letter checks', async () => {

@@ -84,6 +84,10 @@ export const arg = {
 
 export const methods = {
   startOk(user: string, pass: string): Buffer {
+    return methods.startOkWith('PLAIN', Buffer.from(`\u0000${user}\u0000${pass}`, 'utf8'));
+  },
+  /** start-ok with any mechanism and response (malformed ones included). */
+  startOkWith(mechanism: string, response: Buffer): Buffer {
     // client-properties = { capabilities: { authentication_failure_close: true } }, so a refused login is
     // answered with connection.close 403 rather than a dropped socket.
     const capability = Buffer.concat([
@@ -104,8 +108,8 @@ export const methods = {
       Buffer.concat([
         arg.long(capabilities.length),
         capabilities,
-        arg.shortstr('PLAIN'),
-        arg.longstr(`\u0000${user}\u0000${pass}`),
+        arg.shortstr(mechanism),
+        arg.longstr(response),
         arg.shortstr('en_US'),
       ]),
     );

@@ -12,6 +12,7 @@ import {
   type CloseReason,
   decodeClose,
   methodFrame,
+  methods,
   PROTOCOL_HEADER,
   RawAmqpClient,
 } from '../../helpers/raw-amqp-client.js';
@@ -48,25 +49,7 @@ async function startOk(
   try {
     await raw.write(PROTOCOL_HEADER);
     await raw.expectMethod(10, 10);
-    const capability = Buffer.concat([
-      arg.shortstr('authentication_failure_close'),
-      Buffer.from('t'),
-      arg.octet(1),
-    ]);
-    const caps = Buffer.concat([
-      arg.shortstr('capabilities'),
-      Buffer.from('F'),
-      arg.long(capability.length),
-      capability,
-    ]);
-    const body = Buffer.concat([
-      arg.long(caps.length),
-      caps,
-      arg.shortstr(mechanism),
-      arg.longstr(response),
-      arg.shortstr('en_US'),
-    ]);
-    await raw.write(methodFrame(0, 10, 11, body));
+    await raw.write(methods.startOkWith(mechanism, response));
     const m = await raw.readMethod();
     assert.ok(m, 'the server dropped the socket without a connection.close');
     if (m.classId === 10 && m.methodId === 30) return 'tune';
