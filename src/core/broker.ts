@@ -16,6 +16,7 @@ import { type AuditActor, AuditTrail } from './audit.js';
 import { AuditOutbox, pendingAuditEvents } from './audit-outbox.js';
 import { AuditStream } from './audit-stream.js';
 import type { QueueOptions } from './classic-queue.js';
+import { ConnectionRegistry } from './connection-registry.js';
 import type { GroupInfo } from './consumer-group.js';
 import { exportDefinitions, exportVhostDefinitions } from './definitions-export.js';
 import { type ImportReport, importDefinitions } from './definitions-import.js';
@@ -74,6 +75,8 @@ export const defaultBrokerOptions: Omit<BrokerOptions, 'dataDir'> = {
 export class Broker implements VhostDirectory {
   private readonly vhosts = new Map<string, VHost>();
   readonly users: UserRegistry;
+  /** Open client connections of every protocol: vhost and user limits, and closing a deleted vhost's. */
+  readonly connections: ConnectionRegistry;
   private readonly vhostListeners = new Set<(event: VhostEvent) => void>();
   private readonly files: FileHandleCache;
   /** Operator policies (RabbitMQ's), persisted in the metadata store; a change re-applies to live queues. */
@@ -97,6 +100,11 @@ export class Broker implements VhostDirectory {
     users: UserRegistry,
   ) {
     this.users = users;
+    this.connections = new ConnectionRegistry((name) => this.vhostInfo(name)?.limits);
+    // Registered first, so a deleted vhost's clients are told before anything of it is destroyed.
+    this.onVhostEvent((event) => {
+      if (event.kind === 'deleted') this.connections.closeVhost(event.vhost);
+    });
     this.files = new FileHandleCache({ maxOpenFiles: options.maxOpenFiles });
     this.policies = new PolicyRegistry(meta, {
       onWarning: (message) => logger.warn({ store: 'meta' }, message),
@@ -283,7 +291,7 @@ export class Broker implements VhostDirectory {
 
   /**
    * Deletes a vhost with everything in it: queues and streams (with their messages), exchanges, bindings,
-   * policies and permissions. Adapters close the vhost's connections when told (onVhostEvent).
+   * policies and permissions. Its connections are closed first (320 CONNECTION_FORCED "vhost 'x' is deleted").
    */
   async deleteVhost(name: string): Promise<boolean> {
     const vhost = this.vhosts.get(name);
@@ -413,6 +421,7 @@ export class Broker implements VhostDirectory {
         this.policies.effectiveQueueArguments(vhost, queue, args),
       effectiveExchangeArguments: (vhost, exchange, args) =>
         this.policies.effectiveExchangeArguments(vhost, exchange, args),
+      limits: () => this.vhostInfo(name)?.limits ?? {},
     });
     this.vhosts.set(name, vhost);
     return vhost;

@@ -1,6 +1,8 @@
 /** Bounds on what administrators may store about users; errors carry a kind adapters map to their codes. */
 
 export const MAX_USER_NAME_LENGTH = 255;
+/** Longer passwords are refused when set and at login, unhashed (the config file has the same bound). */
+export const MAX_PASSWORD_LENGTH = 1024;
 export const MAX_TAGS = 32;
 export const MAX_TAG_LENGTH = 64;
 
@@ -22,6 +24,11 @@ export function validateUserName(name: string): void {
   if (name.length > MAX_USER_NAME_LENGTH)
     throw new UserAdminError(`a user name must be at most ${MAX_USER_NAME_LENGTH} characters`);
   if (hasControlCharacter(name)) throw new UserAdminError('a user name must not contain control characters');
+}
+
+export function validatePassword(password: string): void {
+  if (typeof password !== 'string' || password.length > MAX_PASSWORD_LENGTH)
+    throw new UserAdminError(`a password must be at most ${MAX_PASSWORD_LENGTH} characters`);
 }
 
 /** RabbitMQ accepts any tags (only some mean something): trims, drops empties and duplicates. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MetadataStore } from '../store/metadata-store.js';
+import { BUSY, DEFAULT_LOGIN_GATE, LoginGate, type LoginGateOptions } from './login-gate.js';
 import {
   hashPassword,
   isLegacyHash,
@@ -14,7 +15,14 @@ import {
   type PermissionPatterns,
   type TopicPatterns,
 } from './permission-table.js';
-import { UserAdminError, validateTags, validateUserName } from './user-validation.js';
+import {
+  MAX_PASSWORD_LENGTH,
+  MAX_USER_NAME_LENGTH,
+  UserAdminError,
+  validatePassword,
+  validateTags,
+  validateUserName,
+} from './user-validation.js';
 
 /**
  * The broker's users, their permissions and topic permissions (RabbitMQ's model).
@@ -83,7 +91,14 @@ export interface Principal {
   topicPermissions(vhost: string, exchange: string): CompiledTopicPermissions | undefined;
   /** Per-user limits, current at the time of the call. */
   limits(): UserLimits;
+  /** Changes whenever any permission changes: lets a publisher cache one answer until then. */
+  permissionsVersion(): number;
 }
+
+/** A login's outcome; `refused` says why, for the broker's log (clients are told less). */
+export type LoginResult =
+  | { principal: Principal; refused?: undefined }
+  | { principal?: undefined; refused: string };
 
 /** @deprecated name kept for adapters: a logged-in user is a Principal. */
 export type User = Principal;
@@ -111,7 +126,12 @@ interface KnownUser {
 export interface UserRegistryOptions {
   /** Users allowed to log in from loopback addresses only (RabbitMQ's loopback_users). */
   loopbackUsers?: Iterable<string>;
+  /** Bounds on concurrent scrypt checks (login-gate.ts). */
+  loginGate?: LoginGateOptions;
 }
+
+/** Wrong passwords remembered (as digests), so a client retrying the same one costs no scrypt. */
+const MAX_REMEMBERED_FAILURES = 1024;
 
 export class UserRegistry {
   private readonly users = new Map<string, KnownUser>();
@@ -125,11 +145,18 @@ export class UserRegistry {
    * design, and a reconnecting client should not pay it (nor stall others) every time.
    */
   private readonly verified = new Map<string, Buffer>();
+  /** Digests of (user, stored hash, password) that failed a scrypt check; a changed hash makes them moot. */
+  private readonly failed = new Set<string>();
+  /** Checks in flight by the same key: a pool of connections logging in at once costs one scrypt. */
+  private readonly checking = new Map<string, Promise<boolean | typeof BUSY>>();
+  private readonly gate: LoginGate;
+  private version = 0;
   private meta: MetadataStore | undefined;
 
   /** Config-file users only, in memory (tests and the stopped-broker tools use this directly). */
   constructor(configUsers: UserDefinition[], options: UserRegistryOptions = {}) {
     this.loopbackUsers = new Set(options.loopbackUsers ?? []);
+    this.gate = new LoginGate(options.loginGate ?? DEFAULT_LOGIN_GATE);
     for (const d of configUsers) this.addConfigUser(d);
   }
 
@@ -176,10 +203,25 @@ export class UserRegistry {
     password: string,
     remoteAddress: string | undefined,
   ): Promise<Principal | undefined> {
+    return (await this.login(name, password, remoteAddress)).principal;
+  }
+
+  /** As authenticate, saying why a login was refused (RabbitMQ's log texts). */
+  async login(name: string, password: string, remoteAddress: string | undefined): Promise<LoginResult> {
+    // Nothing this long can be stored: refuse before hashing anything.
+    if (name.length > MAX_USER_NAME_LENGTH)
+      return { refused: `user name longer than ${MAX_USER_NAME_LENGTH}` };
+    if (password.length > MAX_PASSWORD_LENGTH)
+      return { refused: `user '${name}' - password longer than ${MAX_PASSWORD_LENGTH}` };
     const known = this.users.get(name);
-    if (!known) return undefined;
-    if (!(await this.passwordMatches(known, password))) return undefined;
-    return this.authenticateExternal(name, remoteAddress);
+    if (!known) return { refused: `user '${name}' - invalid credentials` };
+    const matches = await this.passwordMatches(known, password, remoteAddress ?? '');
+    if (matches === BUSY)
+      return { refused: `user '${name}' - too many logins waiting from ${remoteAddress ?? 'this client'}` };
+    if (!matches) return { refused: `user '${name}' - invalid credentials` };
+    if (this.loopbackUsers.has(name) && !isLoopbackAddress(remoteAddress))
+      return { refused: `user '${name}' can only connect via localhost` };
+    return { principal: this.principal(name)! };
   }
 
   /** A user whose identity something else proved (a TLS client certificate): no password check. */
@@ -202,6 +244,7 @@ export class UserRegistry {
       permissions: (vhost) => this.permissionsByKey.get(`${vhost}\u0000${name}`),
       topicPermissions: (vhost, exchange) => this.topicByKey.get(`${vhost}\u0000${name}\u0000${exchange}`),
       limits: () => this.users.get(name)?.record.limits ?? {},
+      permissionsVersion: () => this.version,
     };
   }
 
@@ -239,6 +282,7 @@ export class UserRegistry {
     fields: { password?: string; passwordHash?: string; tags?: string[]; limits?: UserLimits },
   ): Promise<'created' | 'updated'> {
     validateUserName(name);
+    if (fields.password !== undefined) validatePassword(fields.password);
     const existing = this.writableUser(name, true);
     if (fields.password !== undefined && fields.passwordHash !== undefined)
       throw new UserAdminError('give a password or a password hash, not both');
@@ -283,6 +327,7 @@ export class UserRegistry {
     const compiled = new CompiledPermissions({ ...patterns }); // throws on unsafe patterns before storing
     await this.store().put(`${PERMISSION_KEY}${vhost}\u0000${user}`, { ...compiled.source });
     this.permissionsByKey.set(`${vhost}\u0000${user}`, compiled);
+    this.version++;
   }
 
   async clearPermissions(user: string, vhost: string): Promise<boolean> {
@@ -290,6 +335,7 @@ export class UserRegistry {
     if (!this.permissionsByKey.has(key)) return false;
     await this.store().delete(PERMISSION_KEY + key);
     this.permissionsByKey.delete(key);
+    this.version++;
     return true;
   }
 
@@ -319,6 +365,7 @@ export class UserRegistry {
     );
     await this.store().put(`${TOPIC_KEY}${vhost}\u0000${user}\u0000${exchange}`, { ...compiled.source });
     this.topicByKey.set(`${vhost}\u0000${user}\u0000${exchange}`, compiled);
+    this.version++;
   }
 
   /** Clears one exchange's topic permissions, or all of the user's in the vhost when exchange is undefined. */
@@ -330,6 +377,7 @@ export class UserRegistry {
       const key = `${vhost}\u0000${user}\u0000${e.exchange}`;
       await this.store().delete(TOPIC_KEY + key);
       this.topicByKey.delete(key);
+      this.version++;
     }
     return entries.length > 0;
   }
@@ -356,11 +404,13 @@ export class UserRegistry {
       const key = `${vhost}\u0000${e.user}`;
       if (this.meta?.has(PERMISSION_KEY + key)) await this.meta.delete(PERMISSION_KEY + key);
       this.permissionsByKey.delete(key);
+      this.version++;
     }
     for (const e of this.listTopicPermissions({ vhost })) {
       const key = `${vhost}\u0000${e.user}\u0000${e.exchange}`;
       if (this.meta?.has(TOPIC_KEY + key)) await this.meta.delete(TOPIC_KEY + key);
       this.topicByKey.delete(key);
+      this.version++;
     }
   }
 
@@ -401,6 +451,7 @@ export class UserRegistry {
       if (!this.permissionsByKey.has(key))
         this.permissionsByKey.set(key, new CompiledPermissions(FULL_PERMISSIONS));
     }
+    this.version++;
   }
 
   private info(u: KnownUser): UserInfo {
@@ -432,21 +483,64 @@ export class UserRegistry {
     return this.meta;
   }
 
-  private async passwordMatches(known: KnownUser, password: string): Promise<boolean> {
+  /**
+   * A config user's plain password is compared directly and RabbitMQ's hashes cost one digest; scrypt checks
+   * are remembered (right and wrong answers) and otherwise queue at the login gate.
+   */
+  private async passwordMatches(
+    known: KnownUser,
+    password: string,
+    address: string,
+  ): Promise<boolean | typeof BUSY> {
     if (known.plainPassword !== undefined) {
       return safeEqual(Buffer.from(password), Buffer.from(known.plainPassword));
     }
     const stored = known.record.passwordHash;
     if (stored === '') return false;
+    if (isLegacyHash(stored)) return this.checkLegacyHash(known, password);
     const name = known.record.name;
     const digest = createHash('sha256').update(password).digest();
-    const remembered = this.verified.get(name);
-    if (remembered && safeEqual(remembered, digest)) return true;
-    const ok = await verifyPassword(password, stored);
-    if (!ok) return false;
-    this.verified.set(name, digest);
-    // A hash imported from RabbitMQ is replaced by our own at the first login that proves the password.
-    if (isLegacyHash(stored) && known.source === 'store' && this.meta && this.users.get(name) === known) {
+    const key = createHash('sha256')
+      .update(name)
+      .update('\u0000')
+      .update(stored)
+      .update(digest)
+      .digest('base64');
+    const remembered = (): boolean | undefined => {
+      const right = this.verified.get(name);
+      if (right && safeEqual(right, digest)) return true;
+      return this.failed.has(key) ? false : undefined;
+    };
+    const answered = remembered();
+    if (answered !== undefined) return answered;
+    const inFlight = this.checking.get(key);
+    if (inFlight) return inFlight;
+    const check = this.gate
+      .run(address, async () => {
+        const ok = await verifyPassword(password, stored);
+        if (ok) this.verified.set(name, digest);
+        else this.rememberFailure(key);
+        return ok;
+      })
+      .finally(() => this.checking.delete(key));
+    this.checking.set(key, check);
+    return check;
+  }
+
+  private rememberFailure(key: string): void {
+    if (this.failed.size >= MAX_REMEMBERED_FAILURES) {
+      const oldest = this.failed.values().next().value;
+      if (oldest !== undefined) this.failed.delete(oldest);
+    }
+    this.failed.add(key);
+  }
+
+  /** A hash imported from RabbitMQ (one digest to check) is replaced by our own at the first login that proves the password. */
+  private async checkLegacyHash(known: KnownUser, password: string): Promise<boolean> {
+    const stored = known.record.passwordHash;
+    const name = known.record.name;
+    if (!(await verifyPassword(password, stored))) return false;
+    if (known.source === 'store' && this.meta && this.users.get(name) === known) {
       const upgraded = { ...known.record, passwordHash: await hashPassword(password), upgradedFrom: stored };
       await this.meta.put(USER_KEY + name, upgraded).then(
         () => this.users.get(name) === known && this.users.set(name, { ...known, record: upgraded }),

@@ -11,6 +11,14 @@ export interface VhostLimits {
   'max-queues'?: number;
 }
 
+/**
+ * A limit as RabbitMQ reads it: a negative or non-integer value means no limit (undefined), 0 allows nothing.
+ * The same rule holds for user limits.
+ */
+export function activeLimit(value: number | undefined): number | undefined {
+  return value !== undefined && Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
 export interface VhostInfo {
   name: string;
   description: string;

@@ -3,6 +3,7 @@ import type { FieldTable, FieldValue } from '../codec/field-table.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { QueueStore } from '../store/queue-store.js';
 import type { StreamStore } from '../store/stream-store.js';
+import { access, type Resource, refuseDefaultExchange } from './authorization.js';
 import { ClassicQueue, QueueFullError, type QueueMetadata, type QueueOptions } from './classic-queue.js';
 import { routeDeadLetter } from './dead-letter-routing.js';
 import { DelayedMessages } from './delayed-messages.js';
@@ -30,6 +31,7 @@ import {
   type StreamSettings,
   streamArgumentsWithPolicy,
 } from './stream-arguments.js';
+import type { Principal } from './users.js';
 import {
   bindingKey,
   decodeArgs,
@@ -39,6 +41,7 @@ import {
   type StoredQueue,
   VHostDefinitions,
 } from './vhost-definitions.js';
+import { activeLimit, type VhostLimits } from './vhost-info.js';
 
 export { directReplyQueue } from './direct-reply-to.js';
 
@@ -54,6 +57,8 @@ export interface VHostContext {
   /** Exchange arguments with the matching policy applied (alternate-exchange). */
   effectiveExchangeArguments?(vhost: string, exchange: string, args: FieldTable): FieldTable;
   onDelayedStoreError?(exchange: Exchange, err: Error): void;
+  /** The vhost's limits (max-queues), current at the time of the call; absent = none. */
+  limits?(): VhostLimits;
 }
 
 export interface ExchangeDeclare {
@@ -62,6 +67,8 @@ export interface ExchangeDeclare {
   autoDelete?: boolean;
   internal?: boolean;
   arguments?: FieldTable;
+  /** The client's user: permissions are checked at RabbitMQ's points. Absent for the broker's own callers. */
+  principal?: Principal;
 }
 
 export interface QueueDeclare {
@@ -74,6 +81,8 @@ export interface QueueDeclare {
   owner: object;
   /** User-defined attributes of a classic queue this declare creates (an existing queue keeps its own). */
   metadata?: QueueMetadata;
+  /** The client's user: permissions are checked at RabbitMQ's points. Absent for the broker's own callers. */
+  principal?: Principal;
 }
 
 export interface QueueDeclareResult {
@@ -189,16 +198,22 @@ export class VHost {
 
   // ---- exchanges -------------------------------------------------------------------------------------------
 
+  /**
+   * RabbitMQ's order: the type, the default exchange, configure permission; then an existing exchange must be
+   * equivalent, and a new one must not be named amq.* and needs the alternate exchange's permissions.
+   */
   async declareExchange(name: string, type: string, opts: ExchangeDeclare): Promise<Exchange> {
-    // Even a passive declare of the nameless default exchange is refused (RabbitMQ 3.10 behaviour).
-    if (name === '') throw accessRefused(`operation not permitted on the default exchange`);
-    if (opts.passive) return this.getExchange(name);
-    if (name.startsWith('amq.'))
-      throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
+    if (opts.passive) {
+      // Even a passive declare of the nameless default exchange is refused (RabbitMQ 3.10 behaviour).
+      refuseDefaultExchange(name);
+      return this.getExchange(name);
+    }
     if (!isExchangeType(type)) {
       // Newer RabbitMQ answers 406 on the channel; 3.10's connection-level 503 was a bug the clients' suites flag.
       throw preconditionFailed(`invalid type '${type}' for exchange '${name}' in vhost '${this.name}'`);
     }
+    refuseDefaultExchange(name);
+    if (opts.principal) access.declareExchange(opts.principal, this.name, name);
     const durable = opts.durable ?? false;
     const autoDelete = opts.autoDelete ?? false;
     const internal = opts.internal ?? false;
@@ -217,7 +232,11 @@ export class VHost {
       if (existing.internal !== internal) throw mismatch('internal', internal, existing.internal);
       return existing;
     }
+    if (name.startsWith('amq.'))
+      throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
     const args = opts.arguments ?? {};
+    if (opts.principal)
+      access.createExchange(opts.principal, this.name, name, textValue(args['alternate-exchange']));
     if (type === 'x-delayed-message' && !isRoutingType(textValue(args['x-delayed-type']))) {
       throw preconditionFailed(`Invalid argument, 'x-delayed-type' must be an existing exchange type`);
     }
@@ -263,12 +282,11 @@ export class VHost {
     }
   }
 
-  async deleteExchange(name: string, ifUnused: boolean): Promise<void> {
-    if (name === '' || name.startsWith('amq.')) {
-      throw accessRefused(
-        `operation not permitted on ${name === '' ? 'the default exchange' : `exchange '${name}'`}`,
-      );
-    }
+  async deleteExchange(name: string, ifUnused: boolean, principal?: Principal): Promise<void> {
+    refuseDefaultExchange(name);
+    if (name.startsWith('amq.'))
+      throw accessRefused(`deletion of system exchange '${name}' in vhost '${this.name}' not allowed`);
+    if (principal) access.deleteExchange(principal, this.name, name);
     const ex = this.exchanges.get(name);
     if (!ex) return; // RabbitMQ 3.x answers delete-ok for a missing exchange.
     if (ifUnused && ex.hasBindings)
@@ -284,14 +302,21 @@ export class VHost {
       q.touchIdle();
       return declared(q);
     }
+    const args = opts.arguments ?? {};
+    if (requestedName === '' && isStreamDeclare(args)) {
+      throw preconditionFailed('Cannot declare a server-named queue for type rabbit_stream_queue');
+    }
+    // RabbitMQ's order: the name (a server-generated one too), configure permission; then an existing queue
+    // must be equivalent, while a new one counts against the vhost's queue limit and needs the dead-letter
+    // exchange's permissions.
     const name = requestedName === '' ? `amq.gen-${randomBytes(16).toString('base64url')}` : requestedName;
     if (requestedName.startsWith('amq.')) {
       throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
     }
+    if (opts.principal) access.declareQueue(opts.principal, this.name, name);
     const durable = opts.durable ?? false;
     const exclusive = opts.exclusive ?? false;
     const autoDelete = opts.autoDelete ?? false;
-    const args = opts.arguments ?? {};
     const describe = `queue '${name}' in vhost '${this.name}'`;
     for (let p = this.pendingQueues.get(name); p; p = this.pendingQueues.get(name)) await p.catch(ignore);
     const existing = this.queues.get(name);
@@ -313,11 +338,11 @@ export class VHost {
       existing.touchIdle();
       return declared(existing);
     }
+    this.checkQueueLimit(name);
+    if (opts.principal)
+      access.createQueue(opts.principal, this.name, name, textValue(args['x-dead-letter-exchange']));
     const effective = this.ctx.effectiveQueueArguments?.(this.name, name, args) ?? args;
     if (isStreamDeclare(args)) {
-      if (requestedName === '') {
-        throw preconditionFailed('Cannot declare a server-named queue for type rabbit_stream_queue');
-      }
       checkReplicatedProperties(durable, exclusive, autoDelete, describe);
       return this.awaitCreation(
         name,
@@ -342,6 +367,16 @@ export class VHost {
       metadata: opts.metadata,
     });
     return this.awaitCreation(name, creation);
+  }
+
+  /** RabbitMQ's max-queues: declares in progress count, so concurrent ones cannot overshoot. */
+  private checkQueueLimit(name: string): void {
+    const max = activeLimit(this.ctx.limits?.()['max-queues']);
+    if (max !== undefined && this.queues.size + this.pendingQueues.size >= max) {
+      throw preconditionFailed(
+        `cannot declare queue '${name}': queue limit in vhost '${this.name}' (${max}) is reached`,
+      );
+    }
   }
 
   /** Registers a declare in progress, so a second declare of the name waits for it, and awaits it. */
@@ -400,10 +435,9 @@ export class VHost {
     routingKey: string,
     args: FieldTable,
     owner: object,
+    principal?: Principal,
   ) {
-    if (exchangeName === '') throw accessRefused(`operation not permitted on the default exchange`);
-    const queue = this.getQueue(queueName, owner);
-    const source = this.getExchange(exchangeName);
+    const { source, queue } = this.queueBindingEnds(queueName, exchangeName, routingKey, owner, principal);
     await this.addBinding(source, queue, routingKey, args);
   }
 
@@ -413,29 +447,60 @@ export class VHost {
     routingKey: string,
     args: FieldTable,
     owner: object,
+    principal?: Principal,
   ) {
-    if (exchangeName === '') throw accessRefused(`operation not permitted on the default exchange`);
-    const queue = this.getQueue(queueName, owner);
-    const source = this.getExchange(exchangeName);
+    const { source, queue } = this.queueBindingEnds(queueName, exchangeName, routingKey, owner, principal);
     await this.removeBinding(source, queue, routingKey, args);
   }
 
-  async bindExchange(destinationName: string, sourceName: string, routingKey: string, args: FieldTable) {
-    if (destinationName === '' || sourceName === '') {
-      throw accessRefused(`operation not permitted on the default exchange`);
-    }
-    const destination = this.getExchange(destinationName);
-    const source = this.getExchange(sourceName);
-    await this.addBinding(source, destination, routingKey, args);
+  async bindExchange(
+    destinationName: string,
+    sourceName: string,
+    routingKey: string,
+    args: FieldTable,
+    principal?: Principal,
+  ) {
+    const ends = this.exchangeBindingEnds(destinationName, sourceName, routingKey, principal);
+    await this.addBinding(ends.source, ends.destination, routingKey, args);
   }
 
-  async unbindExchange(destinationName: string, sourceName: string, routingKey: string, args: FieldTable) {
-    if (destinationName === '' || sourceName === '') {
-      throw accessRefused(`operation not permitted on the default exchange`);
-    }
-    const destination = this.getExchange(destinationName);
-    const source = this.getExchange(sourceName);
-    await this.removeBinding(source, destination, routingKey, args);
+  async unbindExchange(
+    destinationName: string,
+    sourceName: string,
+    routingKey: string,
+    args: FieldTable,
+    principal?: Principal,
+  ) {
+    const ends = this.exchangeBindingEnds(destinationName, sourceName, routingKey, principal);
+    await this.removeBinding(ends.source, ends.destination, routingKey, args);
+  }
+
+  private queueBindingEnds(
+    queueName: string,
+    exchangeName: string,
+    routingKey: string,
+    owner: object,
+    principal: Principal | undefined,
+  ): { source: Exchange; queue: Queue } {
+    this.checkBind({ kind: 'queue', vhost: this.name, name: queueName }, exchangeName, routingKey, principal);
+    return { queue: this.getQueue(queueName, owner), source: this.getExchange(exchangeName) };
+  }
+
+  private exchangeBindingEnds(
+    destinationName: string,
+    sourceName: string,
+    routingKey: string,
+    principal: Principal | undefined,
+  ): { source: Exchange; destination: Exchange } {
+    const destination = { kind: 'exchange' as const, vhost: this.name, name: destinationName };
+    this.checkBind(destination, sourceName, routingKey, principal);
+    return { destination: this.getExchange(destinationName), source: this.getExchange(sourceName) };
+  }
+
+  /** Before either end is looked up: the default exchange is refused, and a client's permissions checked. */
+  private checkBind(destination: Resource, source: string, key: string, principal?: Principal): void {
+    if (principal) access.bind(principal, this.name, destination, source, this.exchanges.get(source), key);
+    else refuseDefaultExchange(source, destination.kind === 'exchange' ? destination.name : source);
   }
 
   // ---- publish ---------------------------------------------------------------------------------------------

@@ -89,6 +89,7 @@ export function amqpServerOptions(config: BrokerConfig): AmqpServerOptions {
       heartbeat: limits.heartbeatSeconds,
       maxMessageSize: limits.maxMessageSize,
       handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      maxConsumersPerChannel: limits.maxConsumersPerChannel,
     },
   };
 }

@@ -55,6 +55,8 @@ const limitsSchema = z.strictObject({
   heartbeatSeconds: integer(0, 65535).default(60),
   /** How deeply field tables may nest inside message headers and method arguments. */
   maxHeaderTableDepth: integer(1, 128).default(16),
+  /** Consumers one channel may hold (RabbitMQ's consumer_max_per_channel); 0 = no limit. */
+  maxConsumersPerChannel: integer(0, 1_000_000).default(0),
   /** Time a client gets from TCP connect to connection.open, in milliseconds. */
   handshakeTimeoutMs: integer(100, 300_000).default(10_000),
   /** Size at which a queue's segment file is rolled over to a new one. */
@@ -344,6 +346,13 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     'nesting of field tables',
   ),
   option('limits.handshakeTimeoutMs', 'handshake-timeout', 'ms', 'integer', 'connect-to-open time limit'),
+  option(
+    'limits.maxConsumersPerChannel',
+    'max-consumers-per-channel',
+    'count',
+    'integer',
+    'consumers per channel, 0 = no limit',
+  ),
   option('limits.maxOpenFiles', 'max-open-files', 'count', 'integer', 'queue files kept open at once'),
   option(
     'limits.memoryHighWatermarkPercent',

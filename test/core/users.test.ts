@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { PermissionPatternError } from '../../src/core/permission-pattern.js';
 import { UserAdminError, UserRegistry } from '../../src/core/users.js';
 import { MetadataStore } from '../../src/store/metadata-store.js';
+import { rabbitSha256 as rabbitSha256With } from '../helpers/rabbit-hash.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -19,13 +19,7 @@ async function store(dir?: string): Promise<{ meta: MetadataStore; dir: string }
   return { meta: await MetadataStore.open(d, { fsync: false }), dir: d };
 }
 
-/** RabbitMQ's rabbit_password_hashing_sha256: base64(salt ++ sha256(salt ++ password)), 4-byte salt. */
-function rabbitSha256(password: string): string {
-  const salt = Buffer.from([1, 2, 3, 4]);
-  return Buffer.concat([salt, createHash('sha256').update(salt).update(password).digest()]).toString(
-    'base64',
-  );
-}
+const rabbitSha256 = (password: string) => rabbitSha256With(password, Buffer.from([1, 2, 3, 4]));
 
 describe('user registry', () => {
   it('creates guest once on a new data directory, with full permissions on / from loopback only', async () => {
@@ -165,6 +159,92 @@ describe('user registry', () => {
     assert.deepEqual(users.listPermissions({ user: 'u' }), []);
     assert.deepEqual(users.listTopicPermissions({ user: 'u' }), []);
     assert.equal(meta.entries('topic-permission\u0000').length, 0);
+    await meta.close();
+  });
+});
+
+describe('logins under load', () => {
+  /** A registry whose login gate runs one scrypt check at a time and lets one more wait per address. */
+  async function tightRegistry() {
+    const { meta } = await store();
+    const users = await UserRegistry.open(meta, [], {
+      createDefaultUser: true,
+      loopbackUsers: ['guest'],
+      loginGate: { maxConcurrent: 1, maxWaitingPerAddress: 1 },
+    });
+    await users.putUser('app', { password: 'right' });
+    return { users, meta };
+  }
+
+  it('says why a login was refused', async () => {
+    const { users, meta } = await tightRegistry();
+    assert.equal(
+      (await users.login('nobody', 'x', '127.0.0.1')).refused,
+      "user 'nobody' - invalid credentials",
+    );
+    assert.equal(
+      (await users.login('app', 'wrong', '127.0.0.1')).refused,
+      "user 'app' - invalid credentials",
+    );
+    assert.equal(
+      (await users.login('guest', 'guest', '10.0.0.1')).refused,
+      "user 'guest' can only connect via localhost",
+    );
+    assert.match(
+      (await users.login('u'.repeat(256), 'x', '127.0.0.1')).refused ?? '',
+      /user name longer than 255/,
+    );
+    assert.match(
+      (await users.login('app', 'p'.repeat(1025), '127.0.0.1')).refused ?? '',
+      /password longer than 1024/,
+    );
+    assert.equal((await users.login('app', 'right', '127.0.0.1')).principal?.name, 'app');
+    await meta.close();
+  });
+
+  it('refuses unchecked the logins an address has queued beyond the gate’s bound, not other addresses’', async () => {
+    const { users, meta } = await tightRegistry();
+    const results = await Promise.all([
+      users.login('app', 'wrong-1', '10.0.0.1'), // checking
+      users.login('app', 'wrong-2', '10.0.0.1'), // waiting
+      users.login('app', 'wrong-3', '10.0.0.1'), // one too many
+      users.login('app', 'right', '10.0.0.2'),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.refused ?? r.principal.name),
+      [
+        "user 'app' - invalid credentials",
+        "user 'app' - invalid credentials",
+        "user 'app' - too many logins waiting from 10.0.0.1",
+        'app',
+      ],
+    );
+    await meta.close();
+  });
+
+  it('answers a repeated wrong password and simultaneous identical logins without queueing more checks', async () => {
+    const { users, meta } = await tightRegistry();
+    await users.login('app', 'wrong-a', '10.0.0.1');
+    const results = await Promise.all([
+      users.login('app', 'wrong-b', '10.0.0.1'), // checking
+      users.login('app', 'wrong-c', '10.0.0.1'), // waiting: the gate is full for this address now
+      users.login('app', 'wrong-a', '10.0.0.1'), // remembered: no check needed
+    ]);
+    assert.equal(results[2].refused, "user 'app' - invalid credentials");
+    // A pool of connections logging in at once: one check for all of them.
+    const pool = await Promise.all(Array.from({ length: 5 }, () => users.login('app', 'right', '10.0.0.3')));
+    assert.deepEqual(
+      pool.map((r) => r.principal?.name),
+      ['app', 'app', 'app', 'app', 'app'],
+    );
+    await meta.close();
+  });
+
+  it('forgets remembered wrong passwords when the password changes', async () => {
+    const { users, meta } = await tightRegistry();
+    assert.equal((await users.login('app', 'next', '127.0.0.1')).principal, undefined);
+    await users.putUser('app', { password: 'next' });
+    assert.equal((await users.login('app', 'next', '127.0.0.1')).principal?.name, 'app');
     await meta.close();
   });
 });

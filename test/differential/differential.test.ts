@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type BrokerUnderTest, startBroker } from '../helpers/broker-under-test.js';
+import { type BrokerUnderTest, isExternalBroker, startBroker } from '../helpers/broker-under-test.js';
 import { type RabbitMq, startRabbitMq } from '../helpers/rabbitmq.js';
+import { seedEventter, seedRabbitMq } from './access-fixtures.js';
 import { eventterAdmin, rabbitMqAdmin } from './broker-admin.js';
 import type { BrokerAdmin, Observation, Scenario } from './scenario.js';
 import { allScenarios } from './scenarios/index.js';
@@ -22,7 +26,7 @@ let eventter: BrokerUnderTest | undefined;
 
 before(
   async () => {
-    const [r, e] = await Promise.allSettled([startRabbitMq(), startBroker()]);
+    const [r, e] = await Promise.allSettled([startSeededRabbitMq(), startSeededEventter()]);
     if (r.status === 'fulfilled') rabbit = r.value;
     if (e.status === 'fulfilled') eventter = e.value;
     if (r.status === 'rejected') throw r.reason;
@@ -34,6 +38,26 @@ before(
 after(async () => {
   await Promise.all([rabbit?.stop(), eventter?.stop()]);
 });
+
+/** RabbitMQ with the access-control fixtures, where this process can administer it. */
+async function startSeededRabbitMq(): Promise<RabbitMq | undefined> {
+  const node = await startRabbitMq();
+  if (node?.nodeName !== undefined) {
+    await seedRabbitMq(node).catch(async (err: unknown) => {
+      await node.stop();
+      throw err;
+    });
+  }
+  return node;
+}
+
+/** EventterMQ started on a data directory that already holds the access-control fixtures. */
+async function startSeededEventter(): Promise<BrokerUnderTest> {
+  if (isExternalBroker()) return startBroker();
+  const dataDir = await mkdtemp(join(tmpdir(), 'eventter-differential-'));
+  await seedEventter(dataDir);
+  return startBroker({ dataDir });
+}
 
 type Outcome = PromiseSettledResult<Observation> | undefined;
 

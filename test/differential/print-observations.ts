@@ -3,12 +3,13 @@
  *   node dist/test/differential/print-observations.js --start-rabbitmq [scenario-name...]
  *   node dist/test/differential/print-observations.js amqp://guest:guest@127.0.0.1:5672 [scenario-name...]
  * A name ending in '*' selects by prefix ('stream-*': the stream scenarios). With a bare URL there is no
- * broker administration, so scenarios that need it fail. Each observation is followed by whether it equals
+ * broker administration (nor the access-control fixtures), so scenarios that need it fail. Each observation is followed by whether it equals
  * what the scenario records for RabbitMQ (`rabbitmq` where set, else `expected`).
  */
 
 import { isDeepStrictEqual } from 'node:util';
 import { startRabbitMq } from '../helpers/rabbitmq.js';
+import { seedRabbitMq } from './access-fixtures.js';
 import { rabbitMqAdmin } from './broker-admin.js';
 import type { BrokerAdmin } from './scenario.js';
 import { allScenarios } from './scenarios/index.js';
@@ -23,6 +24,7 @@ if (target === '--start-rabbitmq' && rabbit === undefined) {
   console.error('no RabbitMQ available');
   process.exit(1);
 }
+if (rabbit !== undefined) await seedRabbitMq(rabbit);
 const url = rabbit?.url ?? target;
 const admin: BrokerAdmin | undefined = rabbit === undefined ? undefined : rabbitMqAdmin(rabbit);
 try {

@@ -109,6 +109,19 @@ export class ScenarioWorld {
     return out;
   }
 
+  /**
+   * An error text with this run's names replaced by their labels and server-generated names (amq.gen-…,
+   * amq.ctag-…) by a placeholder, so two brokers' texts compare equal.
+   */
+  normaliseText(text: string): string {
+    let out = text.replace(/amq\.(gen|ctag)-[A-Za-z0-9_-]+/g, 'amq.$1-<generated>');
+    // Longest first: one name may be a prefix of another ("d-q-run-1" and "d-q-run-12").
+    for (const name of [...this.labels.keys()].sort((a, b) => b.length - a.length)) {
+      out = out.split(name).join(this.labels.get(name)!);
+    }
+    return out;
+  }
+
   /** Replaces this run's entity names by their labels and x-death times by 'timestamp'. */
   normalise(value: unknown): Observation {
     return normaliseValue(value, this.labels);

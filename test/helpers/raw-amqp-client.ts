@@ -85,10 +85,10 @@ export const arg = {
 
 export const methods = {
   startOk(user: string, pass: string): Buffer {
-    return methods.startOkWith('PLAIN', `\u0000${user}\u0000${pass}`);
+    return methods.startOkWith('PLAIN', Buffer.from(`\u0000${user}\u0000${pass}`, 'utf8'));
   },
-  /** connection.start-ok with any SASL mechanism and response. */
-  startOkWith(mechanism: string, response: string): Buffer {
+  /** start-ok with any mechanism and response (malformed ones included). */
+  startOkWith(mechanism: string, response: Buffer | string): Buffer {
     // client-properties = { capabilities: { authentication_failure_close: true } }, so a refused login is
     // answered with connection.close 403 rather than a dropped socket.
     const capability = Buffer.concat([

@@ -49,6 +49,7 @@ describe('loadConfig defaults', () => {
       heartbeatSeconds: 60,
       maxHeaderTableDepth: 16,
       handshakeTimeoutMs: 10000,
+      maxConsumersPerChannel: 0,
       segmentMaxBytes: 64 * 1024 * 1024,
       queueCacheBytes: 16 * 1024 * 1024,
       queueReadAheadBytes: 1024 * 1024,

@@ -2,15 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CodecError } from '../../codec/codec-error.js';
 import { type FieldTable, TypedFieldValue } from '../../codec/field-table.js';
+import { access } from '../../core/authorization.js';
 import { type GetResult, QueueFullError } from '../../core/classic-queue.js';
 import { DeliveryHolder } from '../../core/delivery-holder.js';
 import { BrokerError, notFound, ReplyCode, replyCodeName } from '../../core/errors.js';
 import { Message } from '../../core/message.js';
+import { PublishPermissions } from '../../core/publish-permissions.js';
 import type { Queue } from '../../core/queue.js';
 import { directReplyQueue, type VHost } from '../../core/vhost.js';
 import { AmqpError } from './amqp-error.js';
 import { ChannelConsumer } from './channel-consumer.js';
-import type { AmqpConnection } from './connection.js';
+import type { AmqpConnection, AmqpLimits } from './connection.js';
 import {
   CONTENT_HEADER_PROPERTIES_OFFSET,
   contentHeaderBodySize,
@@ -89,14 +91,21 @@ export class AmqpChannel {
   private directReply: { tag: string; token: string } | undefined;
   /** Owner of every message this channel holds unacked: core puts them back when the channel ends. */
   readonly holder = new DeliveryHolder();
+  private readonly publishPermissions: PublishPermissions;
+  private readonly maxMessageSize: number;
 
   constructor(
     readonly number: number,
     readonly connection: AmqpConnection,
     private readonly vhost: VHost,
-    private readonly maxMessageSize: number,
+    private readonly limits: AmqpLimits,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.maxMessageSize = limits.maxMessageSize;
+    this.publishPermissions = new PublishPermissions(connection.principal, vhost.name, (name) =>
+      vhost.findExchange(name),
+    );
+  }
 
   // ---- frame entry points (called by the connection) -------------------------------------------------------
 
@@ -243,17 +252,18 @@ export class AmqpChannel {
             autoDelete: m.autoDelete,
             internal: m.internal,
             arguments: m.arguments,
+            principal: this.principal,
           }),
           m,
           () => m.noWait || this.send({ name: 'exchange.declare-ok', classId: 40, methodId: 11 }),
         );
       case 'exchange.delete':
-        return this.runAsync(this.vhost.deleteExchange(m.exchange, m.ifUnused), m, () => {
+        return this.runAsync(this.vhost.deleteExchange(m.exchange, m.ifUnused, this.principal), m, () => {
           if (!m.noWait) this.send({ name: 'exchange.delete-ok', classId: 40, methodId: 21 });
         });
       case 'exchange.bind':
         return this.runAsync(
-          this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments),
+          this.vhost.bindExchange(m.destination, m.source, m.routingKey, m.arguments, this.principal),
           m,
           () => {
             if (!m.noWait) this.send({ name: 'exchange.bind-ok', classId: 40, methodId: 31 });
@@ -261,7 +271,7 @@ export class AmqpChannel {
         );
       case 'exchange.unbind':
         return this.runAsync(
-          this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments),
+          this.vhost.unbindExchange(m.destination, m.source, m.routingKey, m.arguments, this.principal),
           m,
           () => {
             if (!m.noWait) this.send({ name: 'exchange.unbind-ok', classId: 40, methodId: 51 });
@@ -290,6 +300,7 @@ export class AmqpChannel {
             autoDelete: m.autoDelete,
             arguments: m.arguments,
             owner,
+            principal: this.principal,
           }),
           m,
           (r) => {
@@ -310,24 +321,29 @@ export class AmqpChannel {
       case 'queue.bind': {
         const queue = this.queueName(m.queue);
         const key = m.queue === '' && m.routingKey === '' ? queue : m.routingKey;
-        return this.runAsync(this.vhost.bindQueue(queue, m.exchange, key, m.arguments, owner), m, () => {
+        const bind = this.vhost.bindQueue(queue, m.exchange, key, m.arguments, owner, this.principal);
+        return this.runAsync(bind, m, () => {
           if (!m.noWait) this.send({ name: 'queue.bind-ok', classId: 50, methodId: 21 });
         });
       }
       case 'queue.unbind': {
         const queue = this.queueName(m.queue);
         const key = m.queue === '' && m.routingKey === '' ? queue : m.routingKey;
-        return this.runAsync(this.vhost.unbindQueue(queue, m.exchange, key, m.arguments, owner), m, () =>
+        const unbind = this.vhost.unbindQueue(queue, m.exchange, key, m.arguments, owner, this.principal);
+        return this.runAsync(unbind, m, () =>
           this.send({ name: 'queue.unbind-ok', classId: 50, methodId: 51 }),
         );
       }
       case 'queue.purge': {
-        const count = this.vhost.purgeQueue(this.queueName(m.queue), owner);
+        const queue = this.queueName(m.queue);
+        access.purgeQueue(this.principal, this.vhost.name, queue);
+        const count = this.vhost.purgeQueue(queue, owner);
         if (!m.noWait) this.send({ name: 'queue.purge-ok', classId: 50, methodId: 31, messageCount: count });
         return;
       }
       case 'queue.delete': {
         const queue = this.queueName(m.queue);
+        access.deleteQueue(this.principal, this.vhost.name, queue);
         return this.runAsync(
           this.vhost.deleteQueue(queue, { ifUnused: m.ifUnused, ifEmpty: m.ifEmpty, owner }),
           m,
@@ -400,6 +416,7 @@ export class AmqpChannel {
     this.properties = null;
     this.body = null;
     try {
+      this.publishPermissions.check(method.exchange, method.routingKey);
       let message = Message.fromPublish(method.exchange, method.routingKey, properties, body, Date.now());
       this.checkUserId(message);
       if (message.replyToProperty === directReplyQueue) message = this.withDirectReplyAddress(message);
@@ -544,8 +561,10 @@ export class AmqpChannel {
     noWait: boolean,
     args: FieldTable,
   ): void {
-    const queue = this.vhost.getQueue(this.queueName(queueName), this.connection);
+    const name = this.queueName(queueName);
     const consumerTag = this.newConsumerTag(tag);
+    access.readQueue(this.principal, this.vhost.name, name);
+    const queue = this.vhost.getQueue(name, this.connection);
     const priority = consumerPriority(args);
     const consumer = new ChannelConsumer(
       consumerTag,
@@ -566,12 +585,16 @@ export class AmqpChannel {
     if (!noWait) this.send({ name: 'basic.consume-ok', classId: 60, methodId: 21, consumerTag });
   }
 
+  /** RabbitMQ's order: a reused tag, then the channel's consumer limit (both 530), then the queue's checks. */
   private newConsumerTag(tag: string): string {
-    const consumerTag = tag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : tag;
-    if (this.consumers.has(consumerTag) || this.directReply?.tag === consumerTag) {
-      throw new AmqpError(ReplyCode.notAllowed, `attempt to reuse consumer tag '${consumerTag}'`, 60, 20);
+    if (this.consumers.has(tag) || this.directReply?.tag === tag) {
+      throw new AmqpError(ReplyCode.notAllowed, `attempt to reuse consumer tag '${tag}'`, 60, 20);
     }
-    return consumerTag;
+    const max = this.limits.maxConsumersPerChannel;
+    if (max > 0 && this.consumers.size + (this.directReply ? 1 : 0) >= max) {
+      throw new AmqpError(ReplyCode.notAllowed, `reached maximum (${max}) of consumers per channel`, 60, 20);
+    }
+    return tag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : tag;
   }
 
   /**
@@ -620,7 +643,9 @@ export class AmqpChannel {
   }
 
   private basicGet(queueName: string, noAck: boolean): void {
-    const queue = this.vhost.getQueue(this.queueName(queueName), this.connection);
+    const name = this.queueName(queueName);
+    access.readQueue(this.principal, this.vhost.name, name);
+    const queue = this.vhost.getQueue(name, this.connection);
     const result = queue.get(noAck, this.holder);
     if (result instanceof Promise) {
       this.runAsync(result, { classId: 60, methodId: 70 }, (r) => this.sendGetResult(queue, r, noAck));
@@ -901,6 +926,10 @@ export class AmqpChannel {
         return;
       }
     }
+  }
+
+  private get principal() {
+    return this.connection.principal;
   }
 
   private queueName(name: string): string {

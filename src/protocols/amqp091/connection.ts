@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import { CodecError } from '../../codec/codec-error.js';
 import type { FieldTable } from '../../codec/field-table.js';
 import type { Broker } from '../../core/broker.js';
+import type { TrackedConnection } from '../../core/connection-registry.js';
 import { BrokerError, ReplyCode, replyCodeName } from '../../core/errors.js';
-import type { User } from '../../core/users.js';
+import type { LoginResult, Principal } from '../../core/users.js';
 import type { VHost } from '../../core/vhost.js';
 import type { VerifiedPeer } from '../../net/tls-peer.js';
 import { AmqpError } from './amqp-error.js';
@@ -31,6 +32,8 @@ export interface AmqpLimits {
   heartbeat: number;
   maxMessageSize: number;
   handshakeTimeoutMs: number;
+  /** Consumers one channel may hold (RabbitMQ's consumer_max_per_channel); 0 = no limit. */
+  maxConsumersPerChannel: number;
 }
 
 export interface ConnectionContext {
@@ -83,7 +86,9 @@ export class AmqpConnection {
   private sentSinceTick = false;
   private corked = false;
   private writable = true;
-  private user: User | undefined;
+  private user: Principal | undefined;
+  /** Set once connection.open admitted this connection to its vhost. */
+  private tracked: TrackedConnection | undefined;
   private mechanism = '';
   vhost: VHost | undefined;
   clientProperties: FieldTable = {};
@@ -113,7 +118,9 @@ export class AmqpConnection {
         onProtocolHeader: () => this.onProtocolHeader(true),
         onProtocolHeaderMismatch: () => this.onProtocolHeader(false),
       },
-      { expectProtocolHeader: true, maxFrameSize: ctx.limits.frameMax },
+      // Until tune-ok, frames are bounded by the spec's minimum frame size (as in RabbitMQ): this bounds
+      // what an unauthenticated client can send, user names and passwords included.
+      { expectProtocolHeader: true },
     );
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -143,6 +150,12 @@ export class AmqpConnection {
 
   get userName(): string | undefined {
     return this.user?.name;
+  }
+
+  /** The logged-in user; channels exist only after connection.open, when there is one. */
+  get principal(): Principal {
+    if (!this.user) throw new Error('no user before login');
+    return this.user;
   }
 
   /** The client told us (client-properties capabilities) it understands server-sent basic.cancel. */
@@ -309,11 +322,17 @@ export class AmqpConnection {
         11,
       );
     }
-    const creds = parseSaslResponse(mechanism, response);
-    const check = creds
-      ? this.ctx.broker.authenticate(creds.username, creds.password, this.remoteAddress)
-      : Promise.resolve(undefined);
-    this.login(check, creds?.username, mechanism);
+    const sasl = parseSaslResponse(mechanism, response);
+    if (sasl.invalid !== undefined) {
+      this.ctx.logger.warn(
+        { connection: this.id, remote: this.remoteAddress, mechanism, reason: sasl.invalid },
+        'authentication failed',
+      );
+      throw new AmqpError(ReplyCode.syntaxError, sasl.invalid, 10, 11);
+    }
+    if (sasl.refused !== undefined) return this.refuseLogin(undefined, mechanism, sasl.refused);
+    const { username, password } = sasl.credentials;
+    this.login(this.ctx.broker.users.login(username, password, this.remoteAddress), username, mechanism);
   }
 
   /**
@@ -323,42 +342,44 @@ export class AmqpConnection {
    */
   private loginExternal(): void {
     const name = this.ctx.verifiedPeer?.commonName;
-    const check =
+    const check: Promise<LoginResult> =
       name === undefined
-        ? Promise.resolve(undefined)
-        : this.ctx.broker.authenticateExternal(name, this.remoteAddress);
+        ? Promise.resolve({ refused: 'no verified client certificate with one common name' })
+        : this.ctx.broker
+            .authenticateExternal(name, this.remoteAddress)
+            .then((principal) =>
+              principal ? { principal } : { refused: `no user '${name}' may log in from here` },
+            );
     this.login(check, name, EXTERNAL);
   }
 
-  private login(check: Promise<User | undefined>, username: string | undefined, mechanism: string): void {
+  private login(check: Promise<LoginResult>, username: string | undefined, mechanism: string): void {
     this.state = 'authenticating';
     check.then(
-      (user) => {
+      (result) => {
         if (this.state !== 'authenticating') return;
-        if (user) this.startTune(user);
-        else this.refuseLogin(username, mechanism);
+        if (result.principal) this.startTune(result.principal);
+        else this.refuseLogin(username, mechanism, result.refused);
       },
       (err) => this.fail(err),
     );
   }
 
-  private refuseLogin(username: string | undefined, mechanism: string): void {
+  private refuseLogin(username: string | undefined, mechanism: string, reason: string): void {
     this.ctx.logger.warn(
-      { connection: this.id, remote: this.remoteAddress, user: username, mechanism },
+      { connection: this.id, remote: this.remoteAddress, user: username, mechanism, reason },
       'authentication failed',
     );
-    // authentication_failure_close: tell the client why before closing.
+    // authentication_failure_close: tell the client why (RabbitMQ's text) before closing; details stay in the log.
     this.closeWithError(
       new AmqpError(
         ReplyCode.accessRefused,
         `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
-        10,
-        11,
       ),
     );
   }
 
-  private startTune(user: User): void {
+  private startTune(user: Principal): void {
     this.user = user;
     this.state = 'tune-ok';
     this.sendMethod(0, {
@@ -390,18 +411,25 @@ export class AmqpConnection {
   }
 
   private onOpen(vhostName: string): void {
+    const user = this.principal;
+    const tracked: TrackedConnection = {
+      user: user.name,
+      vhost: vhostName,
+      forceClose: (reason) => this.closeWithError(new AmqpError(ReplyCode.connectionForced, reason)),
+    };
+    try {
+      // The vhost's existence, its and the user's connection limits and the user's access, in RabbitMQ's order.
+      this.ctx.broker.connections.admit(tracked, user);
+    } catch (err) {
+      if (err instanceof BrokerError) throw new AmqpError(err.code, err.text, 10, 40);
+      throw err;
+    }
     const vhost = this.ctx.broker.vhost(vhostName);
     if (!vhost) {
+      this.ctx.broker.connections.release(tracked);
       throw new AmqpError(ReplyCode.notAllowed, `vhost ${vhostName} not found`, 10, 40);
     }
-    if (this.user?.permissions(vhostName) === undefined) {
-      throw new AmqpError(
-        ReplyCode.notAllowed,
-        `access to vhost '${vhostName}' refused for user '${this.user?.name}'`,
-        10,
-        40,
-      );
-    }
+    this.tracked = tracked;
     this.vhost = vhost;
     this.state = 'open-ok';
     clearTimeout(this.handshakeTimer);
@@ -410,7 +438,7 @@ export class AmqpConnection {
       {
         connection: this.id,
         remote: `${this.remoteAddress}:${this.remotePort}`,
-        user: this.user.name,
+        user: user.name,
         vhost: vhostName,
         client: describeClient(this.clientProperties),
       },
@@ -448,7 +476,9 @@ export class AmqpConnection {
           10,
         );
       }
-      ch = new AmqpChannel(channel, this, this.vhost!, this.ctx.limits.maxMessageSize, this.ctx.logger);
+      // RabbitMQ reports the user's channel limit naming no method.
+      this.ctx.broker.connections.openChannel(this.principal);
+      ch = new AmqpChannel(channel, this, this.vhost!, this.ctx.limits, this.ctx.logger);
       this.channels.set(channel, ch);
       this.sendMethod(channel, {
         name: 'channel.open-ok',
@@ -477,7 +507,10 @@ export class AmqpConnection {
 
   /** A channel finished closing; its number may be reused. */
   channelClosed(channel: AmqpChannel): void {
-    if (this.channels.get(channel.number) === channel) this.channels.delete(channel.number);
+    if (this.channels.get(channel.number) === channel) {
+      this.channels.delete(channel.number);
+      this.ctx.broker.connections.closeChannel(this.principal.name);
+    }
     this.drainWaiters.delete(channel);
   }
 
@@ -511,6 +544,7 @@ export class AmqpConnection {
       failingMethodId: err.methodId,
     });
     this.closeChannels();
+    this.leaveRegistry();
     this.state = 'closing';
     this.armCloseTimer(handshaking ? 1000 : 3000);
   }
@@ -582,6 +616,7 @@ export class AmqpConnection {
    */
   private onClientClose(): void {
     this.state = 'client-closing';
+    this.leaveRegistry();
     this.stopTimers();
     if (this.readingPaused) {
       // Keep reading so the client's late acks and its hang-up are seen.
@@ -637,6 +672,7 @@ export class AmqpConnection {
   private onSocketClosed(): void {
     const wasOpen = this.state === 'open-ok' || this.state === 'closing' || this.state === 'client-closing';
     this.closeChannels();
+    this.leaveRegistry();
     this.state = 'closed';
     this.stopTimers();
     this.releaseExclusiveQueues();
@@ -649,8 +685,16 @@ export class AmqpConnection {
     this.ctx.onClosed(this);
   }
 
+  /** A closing connection no longer counts against its vhost's and user's limits. */
+  private leaveRegistry(): void {
+    if (this.tracked) this.ctx.broker.connections.release(this.tracked);
+  }
+
   private closeChannels(): void {
-    for (const ch of this.channels.values()) ch.release();
+    for (const ch of this.channels.values()) {
+      ch.release();
+      this.ctx.broker.connections.closeChannel(this.principal.name);
+    }
     this.channels.clear();
   }
 

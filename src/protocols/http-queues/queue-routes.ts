@@ -126,7 +126,7 @@ export function registerQueueRoutes(routes: QueueApiRoutes): void {
  * read on this queue and write on the exchange the moved messages go through (the default one).
  */
 function checkDeadLetterAccess(ctx: QueueApiContext, name: string, metadata: JsonObject): void {
-  if (metadata._dead_letter_queue) access.declareQueue(ctx.principal, ctx.project, name, '');
+  if (metadata._dead_letter_queue) access.createQueue(ctx.principal, ctx.project, name, '');
 }
 
 function parseMetadata(raw: Buffer): JsonObject {

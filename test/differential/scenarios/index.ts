@@ -1,4 +1,5 @@
 import type { Scenario } from '../scenario.js';
+import { accessControlScenarios } from './access-control.js';
 import { alternateExchange } from './alternate-exchange.js';
 import { consumerScenarios } from './consumers.js';
 import { deadLetteringScenarios } from './dead-lettering.js';
@@ -31,4 +32,5 @@ export const allScenarios: Scenario[] = [
   directReplyTo,
   policyMaxLengthDlx,
   ...streamScenarios,
+  ...accessControlScenarios,
 ];
