@@ -14,6 +14,7 @@ import { StreamStore } from '../store/stream-store.js';
 import type { QueueOptions } from './classic-queue.js';
 import type { GroupInfo } from './consumer-group.js';
 import { PolicyRegistry } from './policies.js';
+import { forgetVhostProtocolState, ProtocolState } from './protocol-state.js';
 import type { Queue } from './queue.js';
 import type { StreamStart } from './stream-arguments.js';
 import { type Principal, type UserDefinition, UserRegistry } from './users.js';
@@ -176,6 +177,16 @@ export class Broker {
     return this.vhosts.get(name);
   }
 
+  /** Names of every vhost. */
+  vhostNames(): string[] {
+    return [...this.vhosts.keys()];
+  }
+
+  /** Durable records a protocol adapter keeps for itself (MQTT sessions, retained messages). */
+  protocolState(protocol: string): ProtocolState {
+    return new ProtocolState(this.meta, protocol);
+  }
+
   authenticate(
     username: string,
     password: string,
@@ -236,6 +247,7 @@ export class Broker {
     await vhost.destroy();
     for (const p of this.policies.list(name)) await this.policies.clear(name, p.name);
     await this.users.forgetVhost(name);
+    await forgetVhostProtocolState(this.meta, name);
     await this.meta.delete(VHOST_KEY + name);
     return true;
   }

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { SecureContextOptions } from 'node:tls';
 import type { BoundAddress } from '../net/listen-on-hosts.js';
-import type { AmqpServerHandle, BrokerHandle, ServerComponents } from './components.js';
+import type { BrokerHandle, ProtocolServerHandle, ServerComponents } from './components.js';
 import { defaultComponents } from './components.js';
 import { type BrokerConfig, redactConfig } from './config.js';
 import { HEALTH_STAT_NAMES, type HealthReport, type HttpServer, startHttpServer } from './http-server.js';
@@ -12,6 +12,12 @@ import { loadTlsAtStart, TlsReloader, tlsFilesOf } from './tls-setup.js';
 
 /** Reply text clients see with connection.close 320 when the broker shuts down (RabbitMQ wording). */
 export const SHUTDOWN_REPLY_TEXT = "broker forced connection closure with reason 'shutdown'";
+
+/** A protocol adapter's server, named for logs. */
+interface ProtocolAdapter {
+  name: string;
+  handle: ProtocolServerHandle;
+}
 
 export interface StartServerOptions {
   /** Defaults to the real Broker and AmqpServer. */
@@ -29,6 +35,10 @@ export interface RunningServer {
   readonly amqpAddresses: readonly BoundAddress[];
   /** Empty when no TLS certificate is configured. */
   readonly amqpsAddresses: readonly BoundAddress[];
+  /** Empty when MQTT is disabled. */
+  readonly mqttAddresses: readonly BoundAddress[];
+  /** Empty when MQTT is disabled or no TLS certificate is configured. */
+  readonly mqttsAddresses: readonly BoundAddress[];
   /** Empty when HTTP is disabled. */
   readonly httpAddresses: readonly BoundAddress[];
   /** Reads the TLS files again for new connections (SIGHUP); resolves true when new ones were applied. */
@@ -41,7 +51,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Opens the broker, starts the AMQP and HTTP listeners and logs where they listen. */
+/** Opens the broker, starts the AMQP, MQTT and HTTP listeners and logs where they listen. */
 export async function startServer(
   config: BrokerConfig,
   logger: Logger,
@@ -90,20 +100,28 @@ async function openAll(
   const broker = await components.openBroker(config, logger).catch((err: unknown) => {
     throw explainDataDirFailure(config.dataDir, err) ?? err;
   });
-  let amqp: AmqpServerHandle | undefined;
+  // The protocol adapters, in start order; shutdown closes them in the same order, before the broker.
+  const adapters: ProtocolAdapter[] = [];
   let http: HttpServer | undefined;
   let stopping = false;
   let alarm: ResourceAlarm | undefined;
   try {
-    amqp = components.createAmqpServer(broker, config, logger);
-    const amqpServer = amqp;
+    const amqp = components.createAmqpServer(broker, config, logger);
+    adapters.push({ name: 'AMQP', handle: amqp });
+    const mqtt =
+      config.mqttEnabled && components.createMqttServer
+        ? components.createMqttServer(broker, config, logger)
+        : undefined;
+    if (mqtt) adapters.push({ name: 'MQTT', handle: mqtt });
     const resourceAlarm = new ResourceAlarm(
       {
         dataDir: config.dataDir,
         memoryHighWatermark: config.limits.memoryHighWatermarkPercent / 100,
         diskFreeLimitBytes: config.limits.diskFreeLimitBytes,
       },
-      (reason) => amqpServer.setBlocked?.(reason),
+      (reason) => {
+        for (const adapter of adapters) adapter.handle.setBlocked?.(reason);
+      },
       logger,
     );
     alarm = resourceAlarm;
@@ -111,18 +129,30 @@ async function openAll(
     await resourceAlarm.check();
     resourceAlarm.start();
     broker.onStoreWriteError?.(() => resourceAlarm.requestCheck());
+    const tlsListener = (port: number) => ({
+      port,
+      context: tls!.context,
+      verifyPeer: config.tls.verifyPeer,
+      failIfNoPeerCert: config.tls.failIfNoPeerCert,
+    });
     const amqpAddresses = await amqp.listen().catch(explainedListenFailure('AMQP', '--amqp-port'));
     let amqpsAddresses: BoundAddress[] = [];
     if (tls !== undefined) {
       if (amqp.listenTls === undefined) throw new Error('the AMQP server cannot listen with TLS');
       amqpsAddresses = await amqp
-        .listenTls({
-          port: config.amqpsPort,
-          context: tls.context,
-          verifyPeer: config.tls.verifyPeer,
-          failIfNoPeerCert: config.tls.failIfNoPeerCert,
-        })
+        .listenTls(tlsListener(config.amqpsPort))
         .catch(explainedListenFailure('AMQPS', '--amqps-port'));
+    }
+    let mqttAddresses: BoundAddress[] = [];
+    let mqttsAddresses: BoundAddress[] = [];
+    if (mqtt) {
+      await mqtt.start?.();
+      mqttAddresses = await mqtt.listen().catch(explainedListenFailure('MQTT', '--mqtt-port'));
+      if (tls !== undefined && mqtt.listenTls !== undefined) {
+        mqttsAddresses = await mqtt
+          .listenTls(tlsListener(config.mqttsPort))
+          .catch(explainedListenFailure('MQTTS', '--mqtts-port'));
+      }
     }
     const httpTls = config.tls.http ? tls?.context : undefined;
     const httpProtocol = httpTls === undefined ? 'http' : 'https';
@@ -132,7 +162,7 @@ async function openAll(
         port: config.httpPort,
         tls: httpTls,
         logger,
-        health: () => healthReport(broker, amqp, startedAt, stopping),
+        health: () => healthReport(broker, adapters, startedAt, stopping),
         management:
           broker.policies && broker.authenticate
             ? {
@@ -149,10 +179,16 @@ async function openAll(
     // Logged once everything is up, so a supervisor that sees these lines can connect to either protocol.
     for (const address of amqpAddresses) logger.info({ protocol: 'amqp', ...address }, 'listening');
     for (const address of amqpsAddresses) logger.info({ protocol: 'amqps', ...address }, 'listening');
+    for (const address of mqttAddresses) logger.info({ protocol: 'mqtt', ...address }, 'listening');
+    for (const address of mqttsAddresses) logger.info({ protocol: 'mqtts', ...address }, 'listening');
     for (const address of httpAddresses) logger.info({ protocol: httpProtocol, ...address }, 'listening');
     logger.info({ dataDir: config.dataDir, startupMs: Math.round(performance.now() - startedAt) }, 'started');
 
-    const tlsTargets = [(context: SecureContextOptions) => amqpServer.setSecureContext?.(context)];
+    const tlsTargets = adapters.map(
+      ({ handle }) =>
+        (context: SecureContextOptions) =>
+          handle.setSecureContext?.(context),
+    );
     const httpServer = http;
     if (httpTls !== undefined && httpServer !== undefined) {
       tlsTargets.push((context) => httpServer.setSecureContext(context));
@@ -162,6 +198,8 @@ async function openAll(
     return {
       amqpAddresses,
       amqpsAddresses,
+      mqttAddresses,
+      mqttsAddresses,
       httpAddresses,
       async reloadTls() {
         if (reloader === undefined) {
@@ -173,14 +211,14 @@ async function openAll(
       stop() {
         stopping = true;
         alarm?.stop();
-        stopped ??= shutDown(broker, amqp, http, logger);
+        stopped ??= shutDown(broker, adapters, http, logger);
         return stopped;
       },
     };
   } catch (err) {
     // Start-up failed part way (e.g. port in use): release what was opened so no data is left unflushed.
     alarm?.stop();
-    await shutDown(broker, amqp, http, logger).catch((closeErr: unknown) => {
+    await shutDown(broker, adapters, http, logger).catch((closeErr: unknown) => {
       logger.error({ err: closeErr }, 'cleanup after failed start failed');
     });
     throw err;
@@ -195,7 +233,7 @@ function explainedListenFailure(protocol: string, portFlag: string): (err: unkno
 
 async function healthReport(
   broker: BrokerHandle,
-  amqp: AmqpServerHandle | undefined,
+  adapters: readonly ProtocolAdapter[],
   startedAt: number,
   stopping: boolean,
 ): Promise<HealthReport> {
@@ -208,7 +246,8 @@ async function healthReport(
     const value = stats?.[name];
     if (typeof value === 'number') report[name] = value;
   }
-  if (amqp?.connectionCount !== undefined) report.connections = amqp.connectionCount;
+  const counts = adapters.map(({ handle }) => handle.connectionCount).filter((n) => n !== undefined);
+  if (counts.length > 0) report.connections = counts.reduce((sum, n) => sum + n, 0);
   if (stats?.storageDamage !== undefined && stats.storageDamage.length > 0) {
     report.storageDamage = stats.storageDamage;
     if (report.status === 'ok') report.status = 'degraded';
@@ -218,20 +257,20 @@ async function healthReport(
 
 async function shutDown(
   broker: BrokerHandle,
-  amqp: AmqpServerHandle | undefined,
+  adapters: readonly ProtocolAdapter[],
   http: HttpServer | undefined,
   logger: Logger,
 ): Promise<void> {
   logger.info('stopping');
   const steps: Array<[string, () => Promise<void>]> = [];
-  if (amqp !== undefined) {
+  for (const { name, handle: adapter } of adapters) {
     steps.push([
-      'close AMQP listeners and connections',
+      `close ${name} listeners and connections`,
       async () => {
         // A net.Server stops accepting as soon as close() is called, but its close promise only settles
         // once every connection is gone; so start it, then close the connections, then wait for both.
-        const listenersClosed = amqp.stopAccepting();
-        const connectionsClosed = amqp.closeAllConnections(SHUTDOWN_REPLY_TEXT);
+        const listenersClosed = adapter.stopAccepting();
+        const connectionsClosed = adapter.closeAllConnections(SHUTDOWN_REPLY_TEXT);
         await Promise.all([listenersClosed, connectionsClosed]);
       },
     ]);

@@ -80,7 +80,9 @@ test('past the budget transient messages go to the log; order holds across memor
   // Room for about 20 of these bodies: the rest is written and read back.
   const { queue, log } = await openDurableQueue(dir, 20 * 120);
   const texts = Array.from({ length: 300 }, (_, i) => `${String(i).padStart(3, '0')}-${'x'.repeat(100)}`);
-  texts.forEach((t, i) => queue.enqueue(message(t, i % 3 === 0)));
+  texts.forEach((t, i) => {
+    queue.enqueue(message(t, i % 3 === 0));
+  });
   await settle();
   assert.ok(segmentBytes(dir) > 0);
   const holder = {};

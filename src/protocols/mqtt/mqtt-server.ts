@@ -1,0 +1,184 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import {
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type TLSSocket,
+  type Server as TlsServer,
+} from 'node:tls';
+import type { Logger } from 'pino';
+import type { Broker } from '../../core/broker.js';
+import { type BoundAddress, listenOnHosts } from '../../net/listen-on-hosts.js';
+import {
+  type ClientCertificatePolicy,
+  checkClientCertificate,
+  tlsServerOptions,
+} from '../../net/tls-peer.js';
+import { MqttConnection } from './mqtt-connection.js';
+import type { MqttSettings } from './mqtt-options.js';
+import { RetainedStore } from './retained-store.js';
+import { SessionDirectory } from './session-directory.js';
+import { SessionStore } from './session-store.js';
+
+export interface MqttServerOptions extends MqttSettings {
+  hosts: string[];
+  port: number;
+  maxConnections: number;
+}
+
+/** The MQTT over TLS listener (8883), with the broker's TLS credentials. */
+export interface MqttsListenerOptions extends ClientCertificatePolicy {
+  port: number;
+  context: SecureContextOptions;
+}
+
+/** How often keep-alive deadlines are checked: one sweep for all connections, no timer per connection. */
+const KEEP_ALIVE_SWEEP_MS = 500;
+
+/**
+ * Listens for MQTT 3.1, 3.1.1 and 5.0 clients (plain TCP and TLS) and owns their connections, the session
+ * directory (takeover, expiry) and the retained messages of every vhost.
+ */
+export class MqttServer {
+  private readonly servers: Server[] = [];
+  private readonly tlsServers: TlsServer[] = [];
+  private readonly connections = new Set<MqttConnection>();
+  private readonly sessions: SessionStore;
+  private readonly retained: RetainedStore;
+  private readonly directory: SessionDirectory;
+  private readonly sweep: NodeJS.Timeout;
+  private blocked = false;
+  private readonly unsubscribeVhosts: () => void;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly options: MqttServerOptions,
+    private readonly logger: Logger,
+  ) {
+    const state = broker.protocolState('mqtt');
+    this.sessions = new SessionStore(state);
+    const { limits } = options;
+    this.retained = new RetainedStore(state, {
+      maxMessages: limits.maxRetainedMessages,
+      maxBytes: limits.maxRetainedBytes,
+    });
+    this.directory = new SessionDirectory(broker, this.sessions, logger);
+    this.sweep = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.connections) c.checkKeepAlive(now);
+    }, KEEP_ALIVE_SWEEP_MS);
+    this.sweep.unref();
+    this.unsubscribeVhosts = broker.onVhostEvent((event) => {
+      if (event.kind !== 'deleted') return;
+      this.retained.forgetVhost(event.vhost);
+    });
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Loads retained messages and arms the expiry of stored sessions; call before listening. */
+  async start(): Promise<void> {
+    this.retained.load(this.broker.vhostNames());
+    await this.directory.recover(this.options.limits.maxSessionExpirySeconds);
+  }
+
+  async listen(): Promise<BoundAddress[]> {
+    const { servers, addresses } = await listenOnHosts(
+      () => {
+        const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+        server.on('error', (err) => this.logger.error({ err }, 'mqtt listener error'));
+        return server;
+      },
+      this.options.hosts,
+      this.options.port,
+      (details, message) => this.logger.warn({ protocol: 'mqtt', ...details }, message),
+    );
+    this.servers.push(...servers);
+    return addresses;
+  }
+
+  /** MQTT inside TLS; a connection becomes an MQTT connection once its handshake (and certificate) passed. */
+  async listenTls(options: MqttsListenerOptions): Promise<BoundAddress[]> {
+    const serverOptions = tlsServerOptions(options.context, options, this.options.limits.handshakeTimeoutMs);
+    const { servers, addresses } = await listenOnHosts(
+      () => {
+        const server = createTlsServer(serverOptions, (socket) => this.acceptTls(socket, options));
+        server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+          const level = err.code === 'ECONNRESET' ? 'debug' : 'info';
+          this.logger[level]({ remote: socket.remoteAddress, reason: err.message }, 'TLS handshake failed');
+        });
+        server.on('error', (err) => this.logger.error({ err }, 'mqtts listener error'));
+        return server;
+      },
+      this.options.hosts,
+      options.port,
+      (details, message) => this.logger.warn({ protocol: 'mqtts', ...details }, message),
+    );
+    this.tlsServers.push(...(servers as TlsServer[]));
+    this.servers.push(...servers);
+    return addresses;
+  }
+
+  setSecureContext(context: SecureContextOptions): void {
+    for (const server of this.tlsServers) server.setSecureContext(context);
+  }
+
+  async stopAccepting(): Promise<void> {
+    this.unsubscribeVhosts();
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  /**
+   * Ends every connection (MQTT 5 clients get DISCONNECT 0x8B) and waits, bounded, for their sessions to be
+   * detached, so persistent sessions record their disconnection before the broker closes.
+   */
+  async closeAllConnections(_replyText: string, timeoutMs = 5000): Promise<void> {
+    clearInterval(this.sweep);
+    const all = [...this.connections].map((c) => c.shutDown());
+    await Promise.race([Promise.all(all), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    for (const c of this.connections) c.destroy();
+    this.directory.close();
+  }
+
+  /** Resource alarm: stop reading from connections that publish, or resume. */
+  setBlocked(reason: string | null): void {
+    this.blocked = reason !== null;
+    for (const c of this.connections) c.setBlocked(this.blocked);
+  }
+
+  private acceptTls(socket: TLSSocket, policy: ClientCertificatePolicy): void {
+    const check = checkClientCertificate(socket, policy);
+    if (!check.accepted) {
+      this.logger.info(
+        { remote: socket.remoteAddress, reason: check.reason, subject: check.subject },
+        'client certificate refused',
+      );
+      socket.destroy();
+      return;
+    }
+    this.accept(socket);
+  }
+
+  private accept(socket: Socket): void {
+    if (this.connections.size >= this.options.maxConnections) {
+      this.logger.warn(
+        { remote: socket.remoteAddress, limit: this.options.maxConnections },
+        'connection limit reached',
+      );
+      socket.destroy();
+      return;
+    }
+    const connection = new MqttConnection(socket, {
+      broker: this.broker,
+      settings: this.options,
+      directory: this.directory,
+      sessions: this.sessions,
+      retained: this.retained,
+      logger: this.logger,
+      onClosed: (c) => this.connections.delete(c),
+    });
+    if (this.blocked) connection.setBlocked(true);
+    this.connections.add(connection);
+  }
+}
