@@ -1,0 +1,13 @@
+import mqtt from 'mqtt';
+const port = Number(process.argv[2]);
+const o = { username: 'guest', password: 'guest', reconnectPeriod: 0, protocolVersion: 4, clientId: 'p1', clean: false };
+const a = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, o);
+await a.subscribeAsync('t1', { qos: 1 });
+await a.endAsync();
+const p = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { ...o, clientId: 'pp', clean: true });
+console.log(await p.publishAsync('t1', 'm0', { qos: 1 }));
+await p.endAsync();
+const b = mqtt.connect(`mqtt://127.0.0.1:${port}`, o);
+b.on('connect', (c) => console.log('connack', c));
+b.on('message', (t, m) => console.log('msg', t, m.toString()));
+setTimeout(() => { b.end(); }, 2000);
