@@ -1,7 +1,12 @@
 import { connect as connectTcp, type Socket } from 'node:net';
 import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import type { BrokerUnderTest } from './broker-under-test.js';
+import { type BrokerUnderTest, isExternalBroker } from './broker-under-test.js';
+
+/** Set when tests run against another broker (EVENTTER_TEST_AMQP_URL): the MQTT tests need EventterMQ. */
+export const MQTT_SKIP = isExternalBroker()
+  ? 'needs the EventterMQ process (EVENTTER_TEST_AMQP_URL points at an external broker)'
+  : undefined;
 
 /** MQTT 3.1.1 (protocol level 4) and 5.0: most tests run for both. */
 export const MQTT_VERSIONS = [4, 5] as const;

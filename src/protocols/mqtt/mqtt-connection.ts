@@ -9,7 +9,7 @@ import { MAX_PACKET_BYTES_BEFORE_CONNECT, type MqttSettings } from './mqtt-optio
 import { MqttSession } from './mqtt-session.js';
 import { PacketFramer, topicsAreUtf8 } from './packet-framer.js';
 import { encodeControl, PINGRESP } from './packet-writer.js';
-import { connackV3Code, MqttProtocolError, Reason } from './reason-codes.js';
+import { ConnackV3, connackV3Code, MqttProtocolError, Reason } from './reason-codes.js';
 import type { RetainedStore } from './retained-store.js';
 import type { SessionDirectory, SessionHolder } from './session-directory.js';
 import type { SessionStore } from './session-store.js';
@@ -79,7 +79,7 @@ export class MqttConnection implements SessionHolder {
       this.resolveTeardown = resolve;
     });
     this.parser.on('packet', (packet: Packet) => this.enqueue(packet));
-    this.parser.on('error', (err: Error) => this.end(Reason.malformedPacket, err.message));
+    this.parser.on('error', (err: Error) => this.onParseError(err));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
@@ -188,6 +188,20 @@ export class MqttConnection implements SessionHolder {
     }
     this.parser.parse(bytes);
     return !this.isClosed;
+  }
+
+  private onParseError(err: Error): void {
+    if (this.state === 'awaiting-connect' && err.message === 'Invalid protocol version') {
+      // MQTT 3.1.1 asks for a CONNACK saying so; older and newer clients understand this one too.
+      this.ctx.logger.info(
+        { connection: this.id, remote: this.remoteAddress },
+        'MQTT protocol version refused',
+      );
+      this.write(Buffer.from([0x20, 2, 0, ConnackV3.unacceptableProtocolVersion]));
+      this.closeSocket();
+      return;
+    }
+    this.end(Reason.malformedPacket, err.message);
   }
 
   /** Packets are handled in arrival order; while one waits on the store the rest queue behind it. */

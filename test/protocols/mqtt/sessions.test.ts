@@ -7,6 +7,7 @@ import {
   connectMqtt,
   connectWithConnack,
   Inbox,
+  MQTT_SKIP,
   MQTT_VERSIONS,
   type MqttVersion,
   RawMqtt,
@@ -32,7 +33,7 @@ function persistent(version: MqttVersion, clientId: string): IClientOptions {
 }
 
 for (const protocolVersion of MQTT_VERSIONS) {
-  describe(`sessions over ${versionName(protocolVersion)}`, () => {
+  describe(`sessions over ${versionName(protocolVersion)}`, { skip: MQTT_SKIP }, () => {
     const connect = (options: IClientOptions = {}) => connectMqtt(broker, { protocolVersion, ...options });
 
     it('keeps a persistent session: subscriptions and QoS 1 messages wait for the client to come back', async () => {
