@@ -58,6 +58,22 @@ export function connectWithConnack(
   });
 }
 
+/** The SUBACK codes for the filters, refusals included (mqtt.js rejects when any filter is refused). */
+export async function subackCodes(
+  client: MqttClient,
+  filters: string[],
+  qos: 0 | 1 | 2 = 1,
+): Promise<number[]> {
+  try {
+    const granted = await client.subscribeAsync(filters, { qos });
+    return granted.map((g) => g.qos);
+  } catch (err) {
+    const packet = (err as { packet?: { granted?: number[] } }).packet;
+    if (!packet?.granted) throw err;
+    return packet.granted;
+  }
+}
+
 export interface Received {
   topic: string;
   payload: Buffer;
