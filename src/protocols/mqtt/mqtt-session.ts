@@ -81,6 +81,12 @@ export class MqttSession {
   private readonly outbound = new Map<number, Outbound>();
   /** Outbound QoS 2 messages past PUBREC whose PUBCOMP has not come yet. */
   private readonly released = new Set<number>();
+  /**
+   * QoS 2 messages an earlier connection sent without getting PUBREC: queue offset -> the packet identifier
+   * they must be resent with, and those identifiers (kept free until then).
+   */
+  private resendIds = new Map<number, number>();
+  private readonly reservedIds = new Set<number>();
   private nextPacketId = 1;
   private readonly window: number;
   private detached = false;
@@ -132,6 +138,8 @@ export class MqttSession {
         }
       }
       for (const id of sessions.outboundQos2(vhost.name, this.clientId)) this.released.add(id);
+      this.resendIds = sessions.sentQos2(vhost.name, this.clientId);
+      for (const id of this.resendIds.values()) this.reservedIds.add(id);
     }
     if (this.persistent) await sessions.put(vhost.name, this.clientId, { expirySeconds: this.expirySeconds });
     return present;
@@ -353,7 +361,7 @@ export class MqttSession {
     }
     let packetId = 0;
     if (qos > 0) {
-      packetId = this.allocatePacketId();
+      packetId = (redelivered && qos === 2 && this.takeResendId(offset)) || this.allocatePacketId();
       this.outbound.set(packetId, { queue, offset, qos });
       this.holder.noteDelivery(queue);
     }
@@ -426,8 +434,17 @@ export class MqttSession {
     for (;;) {
       const id = this.nextPacketId;
       this.nextPacketId = id === 0xffff ? 1 : id + 1;
-      if (!this.outbound.has(id) && !this.released.has(id)) return id;
+      if (!this.outbound.has(id) && !this.released.has(id) && !this.reservedIds.has(id)) return id;
     }
+  }
+
+  /** The identifier a redelivered QoS 2 message was first sent with, if still free; 0 otherwise. */
+  private takeResendId(offset: number): number {
+    const id = this.resendIds.get(offset);
+    if (id === undefined) return 0;
+    this.resendIds.delete(offset);
+    this.reservedIds.delete(id);
+    return this.outbound.has(id) || this.released.has(id) ? 0 : id;
   }
 
   // ---- ending ----------------------------------------------------------------------------------------------
@@ -441,6 +458,8 @@ export class MqttSession {
     this.detached = true;
     if (this.consumer && this.queue) this.queue.removeConsumer(this.consumer);
     this.consumer = undefined;
+    const unconfirmedQos2 = new Map(this.resendIds);
+    for (const [id, entry] of this.outbound) if (entry.qos === 2) unconfirmedQos2.set(entry.offset, id);
     this.outbound.clear();
     this.holder.releaseAll();
     const { vhost, sessions } = this.ctx;
@@ -451,6 +470,7 @@ export class MqttSession {
       if (sessions.get(vhost.name, this.clientId)) await sessions.delete(vhost.name, this.clientId);
       return;
     }
+    await sessions.putSentQos2(vhost.name, this.clientId, unconfirmedQos2);
     await sessions.put(vhost.name, this.clientId, {
       expirySeconds: this.expirySeconds,
       disconnectedAt: Date.now(),

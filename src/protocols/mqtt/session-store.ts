@@ -17,6 +17,7 @@ export interface SessionRecord {
 const SESSION = 'session\u0000';
 const QOS2_IN = 'qos2-in\u0000';
 const QOS2_OUT = 'qos2-out\u0000';
+const QOS2_SENT = 'qos2-sent\u0000';
 
 export class SessionStore {
   constructor(private readonly state: ProtocolState) {}
@@ -37,10 +38,9 @@ export class SessionStore {
 
   /** Forgets the session and its QoS 2 state. */
   async delete(vhost: string, clientId: string): Promise<void> {
-    const qos2 = [
-      ...this.state.entries(vhost, `${QOS2_IN}${clientId}\u0000`).map(([key]) => key),
-      ...this.state.entries(vhost, `${QOS2_OUT}${clientId}\u0000`).map(([key]) => key),
-    ];
+    const qos2 = [QOS2_IN, QOS2_OUT, QOS2_SENT].flatMap((kind) =>
+      this.state.entries(vhost, `${kind}${clientId}\u0000`).map(([key]) => key),
+    );
     await Promise.all([
       this.state.delete(vhost, SESSION + clientId),
       ...qos2.map((key) => this.state.delete(vhost, key)),
@@ -71,6 +71,32 @@ export class SessionStore {
 
   removeOutboundQos2(vhost: string, clientId: string, packetId: number): Promise<void> {
     return this.state.delete(vhost, `${QOS2_OUT}${clientId}\u0000${packetId}`);
+  }
+
+  /**
+   * Outbound QoS 2 messages sent but not yet acknowledged with PUBREC when the connection ended: the queue
+   * offset of each, by packet identifier, so the next connection resends them with the same identifier (a
+   * client that already has one must recognise it).
+   */
+  sentQos2(vhost: string, clientId: string): Map<number, number> {
+    const prefix = `${QOS2_SENT}${clientId}\u0000`;
+    const byOffset = new Map<number, number>();
+    for (const [key, offset] of this.state.entries(vhost, prefix)) {
+      const packetId = Number(key.slice(prefix.length));
+      if (typeof offset === 'number' && Number.isInteger(packetId)) byOffset.set(offset, packetId);
+    }
+    return byOffset;
+  }
+
+  /** Replaces the sent-QoS-2 records of a session with `byOffset` (offset -> packet identifier). */
+  async putSentQos2(vhost: string, clientId: string, byOffset: Map<number, number>): Promise<void> {
+    const prefix = `${QOS2_SENT}${clientId}\u0000`;
+    const stale = this.state.entries(vhost, prefix).map(([key]) => key);
+    const keep = new Set([...byOffset.values()].map((id) => `${prefix}${id}`));
+    await Promise.all([
+      ...stale.filter((key) => !keep.has(key)).map((key) => this.state.delete(vhost, key)),
+      ...[...byOffset].map(([offset, id]) => this.state.put(vhost, `${prefix}${id}`, offset)),
+    ]);
   }
 
   private packetIds(vhost: string, prefix: string): number[] {
