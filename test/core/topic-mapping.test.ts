@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { TopicMatcher } from '../../src/core/topic-matcher.js';
 import {
   bindingKeyToFilter,
   filterToBindingKey,
@@ -11,6 +10,7 @@ import {
   topicToRoutingKey,
   wildcardSkipsTopic,
 } from '../../src/core/topic-mapping.js';
+import { TopicMatcher } from '../../src/core/topic-matcher.js';
 
 const limits = { maxTopicBytes: 255, maxTopicLevels: 8 };
 

@@ -393,7 +393,7 @@ export class MqttConnection implements SessionHolder {
         receiveMaximum: limits.maxInflight,
         maximumPacketSize: limits.maxPacketBytes,
         topicAliasMaximum: limits.topicAliasMaximum,
-        sharedSubscriptionAvailable: false,
+        sharedSubscriptionAvailable: true,
         ...(checked.expirySeconds !== checked.requestedExpirySeconds
           ? { sessionExpiryInterval: checked.expirySeconds }
           : {}),

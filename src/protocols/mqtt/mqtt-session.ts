@@ -12,10 +12,11 @@ import type { VHost } from '../../core/vhost.js';
 import { messageFromPublish, publishPropertiesOf, topicOf } from './message-mapping.js';
 import { type MqttLimits, sessionQueueName } from './mqtt-options.js';
 import { AckType, ackPacket, encodeControl, encodePublish, publishSize } from './packet-writer.js';
-import { Reason, SUBACK_FAILURE_V3 } from './reason-codes.js';
+import { MqttProtocolError, Reason, SUBACK_FAILURE_V3 } from './reason-codes.js';
 import type { RetainedStore } from './retained-store.js';
 import { SessionConsumer } from './session-consumer.js';
 import type { SessionStore } from './session-store.js';
+import { parseSharedFilter, type SharedMembership, SharedSubscriptions } from './shared-subscriptions.js';
 import {
   bindingArguments,
   SessionSubscriptions,
@@ -72,6 +73,7 @@ interface Outbound {
 export class MqttSession {
   readonly holder = new DeliveryHolder();
   readonly subscriptions = new SessionSubscriptions();
+  private readonly shared: SharedSubscriptions;
   readonly clientId: string;
   readonly queueName: string;
   expirySeconds: number;
@@ -99,6 +101,7 @@ export class MqttSession {
     this.queueName = sessionQueueName(ctx.clientId);
     this.expirySeconds = ctx.expirySeconds;
     this.window = Math.min(ctx.clientReceiveMaximum, ctx.limits.maxInflight, 0xffff);
+    this.shared = new SharedSubscriptions(this, ctx);
   }
 
   get owner(): object {
@@ -171,6 +174,11 @@ export class MqttSession {
   async unsubscribe(packet: IUnsubscribePacket): Promise<void> {
     const codes: number[] = [];
     for (const filter of packet.unsubscriptions) {
+      if (this.shared.has(filter)) {
+        this.shared.unsubscribe(filter);
+        codes.push(Reason.success);
+        continue;
+      }
       const sub = this.subscriptions.get(filter);
       if (!sub || !this.queue) {
         codes.push(Reason.noSubscriptionExisted);
@@ -210,9 +218,13 @@ export class MqttSession {
       this.ctx.logger.debug({ clientId: this.clientId, filter, problem }, 'subscription refused');
       return v5 ? Reason.topicFilterInvalid : SUBACK_FAILURE_V3;
     }
-    if (filter.startsWith('$share/')) return v5 ? Reason.sharedSubscriptionsNotSupported : SUBACK_FAILURE_V3;
-    const existing = this.subscriptions.get(filter);
-    if (!existing && this.subscriptions.size >= this.ctx.limits.maxSubscriptionsPerSession) {
+    const shared = parseSharedFilter(filter);
+    if (shared && 'problem' in shared) return v5 ? Reason.topicFilterInvalid : SUBACK_FAILURE_V3;
+    const existing = shared ? this.shared.has(filter) : this.subscriptions.get(filter) !== undefined;
+    if (
+      !existing &&
+      this.subscriptions.size + this.shared.size >= this.ctx.limits.maxSubscriptionsPerSession
+    ) {
       this.ctx.logger.info(
         { clientId: this.clientId, limit: this.ctx.limits.maxSubscriptionsPerSession },
         'subscription limit reached',
@@ -220,13 +232,29 @@ export class MqttSession {
       return v5 ? Reason.quotaExceeded : SUBACK_FAILURE_V3;
     }
     const sub: Subscription = {
-      filter,
+      filter: shared ? shared.filter : filter,
       qos: Math.min(request.qos, MAX_QOS) as QoS,
       noLocal: request.nl === true,
       retainAsPublished: request.rap === true,
       retainHandling: request.rh === 1 || request.rh === 2 ? request.rh : 0,
       ...(id === undefined ? {} : { id }),
     };
+    if (shared) {
+      if (sub.noLocal) throw new MqttProtocolError(Reason.protocolError, 'no-local on a shared subscription');
+      if (
+        topicFilterProblem(shared.filter, this.ctx.limits) !== undefined ||
+        Buffer.byteLength(filter) > 255
+      ) {
+        return v5 ? Reason.topicFilterInvalid : SUBACK_FAILURE_V3;
+      }
+      try {
+        await this.shared.subscribe(filter, sub);
+      } catch (err) {
+        return this.refusal(err, `subscribe to '${filter}'`);
+      }
+      return sub.qos;
+    }
+    const previous = this.subscriptions.get(filter);
     const key = filterToBindingKey(filter);
     try {
       await this.ensureQueue();
@@ -239,8 +267,8 @@ export class MqttSession {
         bindingArguments(sub),
         this.owner,
       );
-      if (existing) {
-        const oldArgs = bindingArguments(existing);
+      if (previous) {
+        const oldArgs = bindingArguments(previous);
         if (JSON.stringify(oldArgs) !== JSON.stringify(bindingArguments(sub))) {
           await this.ctx.vhost.unbindQueue(this.queueName, this.ctx.exchange, key, oldArgs, this.owner);
         }
@@ -249,7 +277,7 @@ export class MqttSession {
       return this.refusal(err, `subscribe to '${filter}'`);
     }
     this.subscriptions.set(sub);
-    if (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existing)) withRetained.push(sub);
+    if (sub.retainHandling === 0 || (sub.retainHandling === 1 && !previous)) withRetained.push(sub);
     return sub.qos;
   }
 
@@ -333,9 +361,15 @@ export class MqttSession {
     return this.link.isOpen && this.link.isWritable && this.outbound.size + this.released.size < this.window;
   }
 
-  deliver(queue: Queue, offset: number, message: Message, redelivered: boolean): void {
-    const settled = this.settlesOnDelivery;
-    const plan = this.subscriptions.plan(message, this.clientId);
+  deliver(
+    queue: Queue,
+    offset: number,
+    message: Message,
+    redelivered: boolean,
+    shared?: SharedMembership,
+  ): void {
+    const settled = shared ? shared.sub.qos === 0 : this.settlesOnDelivery;
+    const plan = shared ? this.shared.plan(shared, message) : this.subscriptions.plan(message, this.clientId);
     if (plan === undefined) {
       // Bound before an unsubscribe, or only matched by a filter MQTT's rules exclude.
       if (!settled) settle(queue, offset);
@@ -384,6 +418,7 @@ export class MqttSession {
   /** Credit came back (acknowledgement, socket drained). */
   resumeDelivery(): void {
     this.queue?.resumeDelivery();
+    this.shared.resumeDelivery();
   }
 
   onPuback(packetId: number): void {
@@ -424,7 +459,11 @@ export class MqttSession {
   }
 
   /** The session's queue was deleted under it (by an administrator): the connection cannot go on. */
-  queueDeleted(_queue: Queue): void {
+  queueDeleted(_queue: Queue, shared?: SharedMembership): void {
+    if (shared) {
+      this.shared.forget(shared);
+      return;
+    }
     this.consumer = undefined;
     this.queue = undefined;
     this.link.fail(Reason.unspecifiedError, 'session queue deleted');
@@ -458,6 +497,7 @@ export class MqttSession {
     this.detached = true;
     if (this.consumer && this.queue) this.queue.removeConsumer(this.consumer);
     this.consumer = undefined;
+    this.shared.detach();
     const unconfirmedQos2 = new Map(this.resendIds);
     for (const [id, entry] of this.outbound) if (entry.qos === 2) unconfirmedQos2.set(entry.offset, id);
     this.outbound.clear();

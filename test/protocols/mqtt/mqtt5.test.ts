@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IClientOptions } from 'mqtt';
-import type { IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
+import type { IDisconnectPacket, IPublishPacket, ISubackPacket } from 'mqtt-packet';
 import { type BrokerUnderTest, startBroker } from '../../helpers/broker-under-test.js';
 import {
   connectMqtt,
@@ -257,9 +257,67 @@ describe('MQTT 5', { skip: MQTT_SKIP }, () => {
     await watcher.endAsync();
   });
 
-  it('refuses a shared subscription until they are supported (0x9E)', async () => {
-    const client = await v5();
-    assert.deepEqual(await subackCodes(client, ['$share/group/a/b']), [0x9e]);
-    await client.endAsync();
+  it('shares a $share/<group>/<filter> subscription among its members, each message to one of them', async () => {
+    const base = uniqueName('shared');
+    const members = [await v5(), await v5()];
+    const watcher = await v5();
+    const publisher = await v5();
+    const inboxes = members.map((m) => new Inbox(m));
+    const watched = new Inbox(watcher);
+    for (const member of members) await member.subscribeAsync(`$share/workers/${base}/+`, { qos: 1 });
+    await watcher.subscribeAsync(`${base}/+`, { qos: 1 });
+    const count = 20;
+    for (let i = 0; i < count; i++) await publisher.publishAsync(`${base}/job`, String(i), { qos: 1 });
+    await watched.waitForCount(count);
+    const deadline = Date.now() + 10_000;
+    while (inboxes[0].messages.length + inboxes[1].messages.length < count && Date.now() < deadline)
+      await sleep(20);
+    const got = inboxes.flatMap((inbox) => inbox.messages.map((m) => Number(m.payload.toString())));
+    assert.deepEqual(
+      [...got].sort((a, b) => a - b),
+      Array.from({ length: count }, (_, i) => i),
+      'every message once across the group',
+    );
+    assert.ok(
+      inboxes.every((inbox) => inbox.messages.length > 0),
+      'both members got work',
+    );
+    assert.equal(inboxes[0].messages[0].topic, `${base}/job`);
+    assert.equal(
+      inboxes[0].messages[0].packet.properties?.subscriptionIdentifier,
+      undefined,
+      'no identifier was given',
+    );
+    // A member leaving hands the group's messages to the one left.
+    await members[0].unsubscribeAsync(`$share/workers/${base}/+`);
+    const before = inboxes[1].messages.length;
+    await publisher.publishAsync(`${base}/job`, 'after', { qos: 1 });
+    const last = await inboxes[1].waitForCount(before + 1);
+    assert.equal(last[last.length - 1].payload.toString(), 'after');
+    await Promise.all([...members, watcher, publisher].map((c) => c.endAsync()));
+  });
+
+  it('refuses no-local on a shared subscription (protocol error) and a malformed share name', async () => {
+    const malformed = await RawMqtt.open(broker.mqttPort!, 5);
+    await malformed.connect();
+    malformed.send({
+      cmd: 'subscribe',
+      messageId: 2,
+      subscriptions: [
+        { topic: '$share/a+b/x', qos: 1, nl: false, rap: false, rh: 0 },
+        { topic: '$share/nofilter', qos: 1, nl: false, rap: false, rh: 0 },
+      ],
+    });
+    assert.deepEqual(((await malformed.next('suback')) as ISubackPacket).granted, [0x8f, 0x8f]);
+    malformed.close();
+    const raw = await RawMqtt.open(broker.mqttPort!, 5);
+    await raw.connect();
+    raw.send({
+      cmd: 'subscribe',
+      messageId: 3,
+      subscriptions: [{ topic: '$share/g/x', qos: 1, nl: true, rap: false, rh: 0 }],
+    });
+    await raw.expectClosed();
+    assert.equal(((await raw.next('disconnect')) as IDisconnectPacket).reasonCode, 0x82);
   });
 });
