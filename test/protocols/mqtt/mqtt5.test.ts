@@ -3,14 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { IClientOptions } from 'mqtt';
 import type { IDisconnectPacket, IPublishPacket, ISubackPacket } from 'mqtt-packet';
 import { type BrokerUnderTest, startBroker } from '../../helpers/broker-under-test.js';
-import {
-  connectMqtt,
-  connectWithConnack,
-  Inbox,
-  MQTT_SKIP,
-  RawMqtt,
-  subackCodes,
-} from '../../helpers/mqtt-client.js';
+import { connectMqtt, connectWithConnack, Inbox, MQTT_SKIP, RawMqtt } from '../../helpers/mqtt-client.js';
 import { uniqueName } from '../../helpers/unique-name.js';
 
 let broker: BrokerUnderTest;

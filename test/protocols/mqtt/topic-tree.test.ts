@@ -50,7 +50,9 @@ describe('TopicTree (retained messages by filter)', () => {
     assert.equal(tree.delete('a/b/c'), undefined);
     assert.equal(tree.size, 0);
     const all: number[] = [];
-    tree.forEach((v) => all.push(v));
+    tree.forEach((v) => {
+      all.push(v);
+    });
     assert.deepEqual(all, []);
   });
 });
