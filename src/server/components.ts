@@ -15,7 +15,7 @@ import {
   type MqttsListenerOptions,
 } from '../protocols/mqtt/mqtt-server.js';
 import type { BrokerConfig } from './config.js';
-import type { HealthStats } from './http-server.js';
+import type { HealthStats, UpgradeHandler } from './http-server.js';
 import type { Logger } from './logger.js';
 import type { StreamAdmin } from './management-streams.js';
 
@@ -62,6 +62,8 @@ export type AmqpServerHandle = ProtocolServerHandle;
 export interface MqttServerHandle extends ProtocolServerHandle {
   /** Loads the adapter's durable state (retained messages, session expiry); before listen(). */
   start?(): Promise<void>;
+  /** Serves MQTT over WebSocket: the HTTP listener hands it the upgrade requests of /mqtt. */
+  webSocketUpgrade?(): UpgradeHandler;
 }
 
 export interface ServerComponents {

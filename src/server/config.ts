@@ -150,6 +150,8 @@ const mqttSchema = z.strictObject({
   maxRetainedBytes: integer(0, 16 * GIB).default(64 * MIB),
   /** Topic aliases an MQTT 5 client may set per connection. */
   topicAliasMaximum: integer(0, 65535).default(64),
+  /** MQTT over WebSocket on the HTTP listener, path /mqtt (subprotocol mqtt). */
+  webSocket: z.boolean({ error: 'must be true or false' }).default(true),
 });
 
 export type MqttConfig = z.output<typeof mqttSchema>;
@@ -378,6 +380,16 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     'count',
     'integer',
     'topic aliases an MQTT 5 client may set',
+  ),
+  option(
+    'mqtt.webSocket',
+    'mqtt-web-socket',
+    '',
+    'boolean',
+    'serve MQTT over WebSocket on the HTTP port at /mqtt',
+    {
+      offDescription: 'no MQTT over WebSocket',
+    },
   ),
   option('tls.certFile', 'tls-cert-file', 'path', 'string', 'server certificate chain (PEM); turns amqps on'),
   option('tls.keyFile', 'tls-key-file', 'path', 'string', 'private key of the server certificate (PEM)'),

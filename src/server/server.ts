@@ -10,6 +10,9 @@ import { ResourceAlarm } from './resource-alarm.js';
 import { explainDataDirFailure, explainListenFailure } from './startup-error.js';
 import { loadTlsAtStart, TlsReloader, tlsFilesOf } from './tls-setup.js';
 
+/** Where MQTT over WebSocket is served on the HTTP listener (RabbitMQ's Web MQTT plugin uses /ws). */
+export const MQTT_WEBSOCKET_PATH = '/mqtt';
+
 /** Reply text clients see with connection.close 320 when the broker shuts down (RabbitMQ wording). */
 export const SHUTDOWN_REPLY_TEXT = "broker forced connection closure with reason 'shutdown'";
 
@@ -161,6 +164,10 @@ async function openAll(
         hosts: config.hosts,
         port: config.httpPort,
         tls: httpTls,
+        upgrades:
+          mqtt?.webSocketUpgrade && config.mqtt.webSocket
+            ? { [MQTT_WEBSOCKET_PATH]: mqtt.webSocketUpgrade() }
+            : undefined,
         logger,
         health: () => healthReport(broker, adapters, startedAt, stopping),
         management:

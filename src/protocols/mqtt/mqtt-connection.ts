@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import mqttPacket, { type IConnectPacket, type IDisconnectPacket, type Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import type { Broker } from '../../core/broker.js';
@@ -71,16 +71,18 @@ export class MqttConnection implements SessionHolder {
   private resolveTeardown!: () => void;
 
   constructor(
-    private readonly socket: Socket,
+    /** A TCP or TLS socket, or a WebSocket's byte stream. */
+    private readonly socket: Duplex & { setNoDelay?(noDelay: boolean): unknown },
     private readonly ctx: MqttConnectionContext,
+    remoteAddress: string | undefined,
   ) {
-    this.remoteAddress = socket.remoteAddress;
+    this.remoteAddress = remoteAddress;
     this.teardownDone = new Promise((resolve) => {
       this.resolveTeardown = resolve;
     });
     this.parser.on('packet', (packet: Packet) => this.enqueue(packet));
     this.parser.on('error', (err: Error) => this.onParseError(err));
-    socket.setNoDelay(true);
+    socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => ctx.logger.debug({ err, connection: this.id }, 'socket error'));

@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   createServer as createTlsServer,
   type SecureContextOptions,
@@ -6,6 +8,7 @@ import {
   type Server as TlsServer,
 } from 'node:tls';
 import type { Logger } from 'pino';
+import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Broker } from '../../core/broker.js';
 import { type BoundAddress, listenOnHosts } from '../../net/listen-on-hosts.js';
 import {
@@ -30,6 +33,9 @@ export interface MqttsListenerOptions extends ClientCertificatePolicy {
   port: number;
   context: SecureContextOptions;
 }
+
+/** WebSocket subprotocols of MQTT: `mqtt` (3.1.1 and 5.0) and the older `mqttv3.1`. */
+const WEBSOCKET_PROTOCOLS = ['mqtt', 'mqttv3.1'];
 
 /** How often keep-alive deadlines are checked: one sweep for all connections, no timer per connection. */
 const KEEP_ALIVE_SWEEP_MS = 500;
@@ -86,7 +92,9 @@ export class MqttServer {
   async listen(): Promise<BoundAddress[]> {
     const { servers, addresses } = await listenOnHosts(
       () => {
-        const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+        const server = createServer({ noDelay: true }, (socket: Socket) =>
+          this.accept(socket, socket.remoteAddress),
+        );
         server.on('error', (err) => this.logger.error({ err }, 'mqtt listener error'));
         return server;
       },
@@ -118,6 +126,26 @@ export class MqttServer {
     this.tlsServers.push(...(servers as TlsServer[]));
     this.servers.push(...servers);
     return addresses;
+  }
+
+  /**
+   * MQTT over WebSocket (the HTTP listener's upgrade requests on /mqtt): binary frames carry the same byte
+   * stream as TCP, with the `mqtt` subprotocol.
+   */
+  webSocketUpgrade(): (request: IncomingMessage, socket: Duplex, head: Buffer) => void {
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.options.limits.maxPacketBytes + 8,
+      perMessageDeflate: false,
+      handleProtocols: (offered) => WEBSOCKET_PROTOCOLS.find((p) => offered.has(p)) ?? false,
+    });
+    return (request, socket, head) => {
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        const stream = createWebSocketStream(ws);
+        stream.on('error', () => {});
+        this.accept(stream, request.socket.remoteAddress);
+      });
+    };
   }
 
   setSecureContext(context: SecureContextOptions): void {
@@ -157,27 +185,31 @@ export class MqttServer {
       socket.destroy();
       return;
     }
-    this.accept(socket);
+    this.accept(socket, socket.remoteAddress);
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: Duplex, remoteAddress: string | undefined): void {
     if (this.connections.size >= this.options.maxConnections) {
       this.logger.warn(
-        { remote: socket.remoteAddress, limit: this.options.maxConnections },
+        { remote: remoteAddress, limit: this.options.maxConnections },
         'connection limit reached',
       );
       socket.destroy();
       return;
     }
-    const connection = new MqttConnection(socket, {
-      broker: this.broker,
-      settings: this.options,
-      directory: this.directory,
-      sessions: this.sessions,
-      retained: this.retained,
-      logger: this.logger,
-      onClosed: (c) => this.connections.delete(c),
-    });
+    const connection = new MqttConnection(
+      socket,
+      {
+        broker: this.broker,
+        settings: this.options,
+        directory: this.directory,
+        sessions: this.sessions,
+        retained: this.retained,
+        logger: this.logger,
+        onClosed: (c) => this.connections.delete(c),
+      },
+      remoteAddress,
+    );
     if (this.blocked) connection.setBlocked(true);
     this.connections.add(connection);
   }
