@@ -184,3 +184,23 @@ for (const protocolVersion of MQTT_VERSIONS) {
     });
   });
 }
+
+describe('MQTT 3.1 (protocol name MQIsdp, level 3)', { skip: MQTT_SKIP }, () => {
+  it('connects, subscribes and publishes', async () => {
+    const topic = uniqueName('v31');
+    const client = await connectMqtt(broker, {
+      protocolVersion: 3,
+      protocolId: 'MQIsdp',
+      clientId: uniqueName('v31'),
+    });
+    try {
+      const inbox = new Inbox(client);
+      await client.subscribeAsync(topic, { qos: 1 });
+      await client.publishAsync(topic, 'old but fine', { qos: 1 });
+      const [message] = await inbox.waitForCount(1);
+      assert.equal(message.payload.toString(), 'old but fine');
+    } finally {
+      await client.endAsync();
+    }
+  });
+});
