@@ -3,6 +3,7 @@ import mqttPacket, { type IConnectPacket, type IDisconnectPacket, type Packet } 
 import type { Logger } from 'pino';
 import type { Broker } from '../../core/broker.js';
 import type { VHost } from '../../core/vhost.js';
+import { TickBatchedWriter } from '../../net/tick-batched-writer.js';
 import { InboundPublisher } from './inbound-publish.js';
 import { authenticateConnect, type ConnectRefusal, connectSettings, type MqttLogin } from './mqtt-connect.js';
 import { MAX_PACKET_BYTES_BEFORE_CONNECT, type MqttSettings } from './mqtt-options.js';
@@ -57,7 +58,7 @@ export class MqttConnection implements SessionHolder {
   private vhost: VHost | undefined;
   private will: WillMessage | undefined;
   private writable = true;
-  private corked = false;
+  private readonly output: TickBatchedWriter;
   private readonly backlog: Packet[] = [];
   private busy = false;
   private pausedForBacklog = false;
@@ -77,6 +78,7 @@ export class MqttConnection implements SessionHolder {
     remoteAddress: string | undefined,
   ) {
     this.remoteAddress = remoteAddress;
+    this.output = new TickBatchedWriter(socket);
     this.teardownDone = new Promise((resolve) => {
       this.resolveTeardown = resolve;
     });
@@ -154,15 +156,7 @@ export class MqttConnection implements SessionHolder {
   /** Queues bytes for the socket; everything written in one tick leaves corked together. */
   write(buf: Buffer): void {
     if (this.socketEnded) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    if (!this.socket.write(buf)) this.writable = false;
+    if (!this.output.write(buf)) this.writable = false;
   }
 
   private onDrain(): void {

@@ -1,21 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import {
-  createServer as createTlsServer,
-  type SecureContextOptions,
-  type TLSSocket,
-  type Server as TlsServer,
-} from 'node:tls';
+import type { SecureContextOptions, Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Broker } from '../../core/broker.js';
 import { type BoundAddress, listenOnHosts } from '../../net/listen-on-hosts.js';
-import {
-  type ClientCertificatePolicy,
-  checkClientCertificate,
-  tlsServerOptions,
-} from '../../net/tls-peer.js';
+import { listenTlsOnHosts } from '../../net/tls-listeners.js';
+import type { ClientCertificatePolicy } from '../../net/tls-peer.js';
 import { MqttConnection } from './mqtt-connection.js';
 import type { MqttSettings } from './mqtt-options.js';
 import { RetainedStore } from './retained-store.js';
@@ -108,22 +100,15 @@ export class MqttServer {
 
   /** MQTT inside TLS; a connection becomes an MQTT connection once its handshake (and certificate) passed. */
   async listenTls(options: MqttsListenerOptions): Promise<BoundAddress[]> {
-    const serverOptions = tlsServerOptions(options.context, options, this.options.limits.handshakeTimeoutMs);
-    const { servers, addresses } = await listenOnHosts(
-      () => {
-        const server = createTlsServer(serverOptions, (socket) => this.acceptTls(socket, options));
-        server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
-          const level = err.code === 'ECONNRESET' ? 'debug' : 'info';
-          this.logger[level]({ remote: socket.remoteAddress, reason: err.message }, 'TLS handshake failed');
-        });
-        server.on('error', (err) => this.logger.error({ err }, 'mqtts listener error'));
-        return server;
-      },
-      this.options.hosts,
-      options.port,
-      (details, message) => this.logger.warn({ protocol: 'mqtts', ...details }, message),
-    );
-    this.tlsServers.push(...(servers as TlsServer[]));
+    const { servers, addresses } = await listenTlsOnHosts({
+      ...options,
+      hosts: this.options.hosts,
+      handshakeTimeoutMs: this.options.limits.handshakeTimeoutMs,
+      protocol: 'mqtts',
+      logger: this.logger,
+      onConnection: (socket) => this.accept(socket, socket.remoteAddress),
+    });
+    this.tlsServers.push(...servers);
     this.servers.push(...servers);
     return addresses;
   }
@@ -173,19 +158,6 @@ export class MqttServer {
   setBlocked(reason: string | null): void {
     this.blocked = reason !== null;
     for (const c of this.connections) c.setBlocked(this.blocked);
-  }
-
-  private acceptTls(socket: TLSSocket, policy: ClientCertificatePolicy): void {
-    const check = checkClientCertificate(socket, policy);
-    if (!check.accepted) {
-      this.logger.info(
-        { remote: socket.remoteAddress, reason: check.reason, subject: check.subject },
-        'client certificate refused',
-      );
-      socket.destroy();
-      return;
-    }
-    this.accept(socket, socket.remoteAddress);
   }
 
   private accept(socket: Duplex, remoteAddress: string | undefined): void {
