@@ -66,6 +66,8 @@ export class MqttConnection implements SessionHolder {
   private pausedForAlarm = false;
   private alarm = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
+  /** The CONNECT being handled: teardown waits for it, so a session is never detached while it opens. */
+  private connecting: Promise<void> | undefined;
   private torndown = false;
   private socketEnded = false;
   private readonly teardownDone: Promise<void>;
@@ -253,7 +255,8 @@ export class MqttConnection implements SessionHolder {
       }
       this.state = 'connecting';
       clearTimeout(this.handshakeTimer);
-      return this.connect(packet);
+      this.connecting = this.connect(packet);
+      return this.connecting;
     }
     if (this.state !== 'open') return undefined;
     const session = this.session!;
@@ -317,7 +320,10 @@ export class MqttConnection implements SessionHolder {
     this.keepAliveMs = checked.keepAliveSeconds * 1000;
     const { clientId } = checked;
     await this.ctx.directory.claim(vhost.name, clientId, this, async () => {
-      if (this.isClosed) return;
+      if (this.isClosed) {
+        this.ctx.directory.release(vhost.name, clientId, this);
+        return;
+      }
       const session = new MqttSession(this, {
         vhost,
         principal: login.principal,
@@ -339,7 +345,7 @@ export class MqttConnection implements SessionHolder {
         this.ctx.logger.warn({ err, clientId }, 'MQTT session could not be opened');
         return this.refuse({ reason: Reason.notAuthorized, message: (err as Error).message });
       }
-      if (this.isClosed) return;
+      if (this.isClosed) return; // teardown detaches the session once this connect is over
       this.publisher = new InboundPublisher(
         this,
         {
@@ -505,6 +511,7 @@ export class MqttConnection implements SessionHolder {
     this.torndown = true;
     clearTimeout(this.handshakeTimer);
     this.backlog.length = 0;
+    await this.connecting?.catch(() => {});
     const session = this.session;
     const vhost = this.vhost;
     try {
