@@ -66,7 +66,19 @@ export function median(values: number[]): number {
 export async function startEventter(dataDir?: string, extra: string[] = []): Promise<Eventter> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'bench-streams-')));
   const t0 = now();
-  const args = [CLI, 'server', '--amqp-port', '0', '--http-port', '0', '--data-dir', dir, ...extra];
+  const args = [
+    CLI,
+    'server',
+    '--amqp-port',
+    '0',
+    '--http-port',
+    '0',
+    '--mqtt-port',
+    '0',
+    '--data-dir',
+    dir,
+    ...extra,
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let recovered: Record<string, unknown> | undefined;

@@ -42,6 +42,8 @@ export async function startLocalBroker(extraArgs: string[] = []): Promise<LocalB
     '0',
     '--http-port',
     '0',
+    '--mqtt-port',
+    '0',
     '--data-dir',
     dataDir,
     ...extraArgs,

@@ -21,6 +21,7 @@ import type { GroupInfo } from './consumer-group.js';
 import { exportDefinitions, exportVhostDefinitions } from './definitions-export.js';
 import { type ImportReport, importDefinitions } from './definitions-import.js';
 import { PolicyRegistry } from './policies.js';
+import { forgetVhostProtocolState, ProtocolState } from './protocol-state.js';
 import type { Queue } from './queue.js';
 import type { StreamStart } from './stream-arguments.js';
 import { type Principal, type UserDefinition, UserRegistry } from './users.js';
@@ -240,6 +241,16 @@ export class Broker implements VhostDirectory {
     return this.vhosts.get(name);
   }
 
+  /** Names of every vhost. */
+  vhostNames(): string[] {
+    return [...this.vhosts.keys()];
+  }
+
+  /** Durable records a protocol adapter keeps for itself (MQTT sessions, retained messages). */
+  protocolState(protocol: string): ProtocolState {
+    return new ProtocolState(this.meta, protocol);
+  }
+
   authenticate(
     username: string,
     password: string,
@@ -301,6 +312,7 @@ export class Broker implements VhostDirectory {
     await vhost.destroy();
     for (const p of this.policies.list(name)) await this.policies.clear(name, p.name);
     await this.users.forgetVhost(name);
+    await forgetVhostProtocolState(this.meta, name);
     await this.meta.delete(VHOST_KEY + name);
     return true;
   }

@@ -154,6 +154,12 @@ export class Exchange {
     return removed;
   }
 
+  /** The bindings from this exchange to `destination`. */
+  bindingsTo(destination: Destination): Binding[] {
+    const byKey = this.bindings.get(destination);
+    return byKey === undefined ? [] : [...byKey.values()];
+  }
+
   hasBinding(destination: Destination, key: string): boolean {
     return this.bindings.get(destination)?.has(key) ?? false;
   }

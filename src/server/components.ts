@@ -9,8 +9,13 @@ import {
   type AmqpServerOptions,
   type AmqpsListenerOptions,
 } from '../protocols/amqp091/amqp-server.js';
+import {
+  MqttServer,
+  type MqttServerOptions,
+  type MqttsListenerOptions,
+} from '../protocols/mqtt/mqtt-server.js';
 import type { BrokerConfig } from './config.js';
-import type { HealthStats } from './http-server.js';
+import type { HealthStats, UpgradeHandler } from './http-server.js';
 import type { Logger } from './logger.js';
 import type { DefinitionsAdmin } from './management-definitions.js';
 import type { StreamAdmin } from './management-streams.js';
@@ -41,24 +46,36 @@ export interface BrokerHandle {
   stats?(): HealthStats | Promise<HealthStats>;
 }
 
-export interface AmqpServerHandle {
+/** A protocol adapter's server as the wiring drives it: listeners, connections, resource-alarm blocking. */
+export interface ProtocolServerHandle {
   /** Open client connections, reported by GET /health. */
   readonly connectionCount?: number;
   listen(): Promise<BoundAddress[]>;
-  /** Binds the amqps (AMQP over TLS) listener. */
-  listenTls?(options: AmqpsListenerOptions): Promise<BoundAddress[]>;
-  /** Reloaded TLS credentials for the amqps listener; open connections keep theirs. */
+  /** Binds the protocol's TLS listener (amqps, mqtts). */
+  listenTls?(options: AmqpsListenerOptions | MqttsListenerOptions): Promise<BoundAddress[]>;
+  /** Reloaded TLS credentials for the TLS listener; open connections keep theirs. */
   setSecureContext?(context: SecureContextOptions): void;
   stopAccepting(): Promise<void>;
-  /** Sends connection.close 320 CONNECTION_FORCED to every client and waits (bounded) for them. */
+  /** Tells every client the broker is going away (AMQP: 320 CONNECTION_FORCED) and waits (bounded) for them. */
   closeAllConnections(replyText: string): Promise<void>;
   /** A resource alarm started (its reason) or cleared (null): block or unblock publishers. */
   setBlocked?(reason: string | null): void;
 }
 
+export type AmqpServerHandle = ProtocolServerHandle;
+
+export interface MqttServerHandle extends ProtocolServerHandle {
+  /** Loads the adapter's durable state (retained messages, session expiry); before listen(). */
+  start?(): Promise<void>;
+  /** Serves MQTT over WebSocket: the HTTP listener hands it the upgrade requests of /mqtt. */
+  webSocketUpgrade?(): UpgradeHandler;
+}
+
 export interface ServerComponents {
   openBroker(config: BrokerConfig, logger: Logger): Promise<BrokerHandle>;
   createAmqpServer(broker: BrokerHandle, config: BrokerConfig, logger: Logger): AmqpServerHandle;
+  /** Absent: no MQTT (stand-ins in tests). */
+  createMqttServer?(broker: BrokerHandle, config: BrokerConfig, logger: Logger): MqttServerHandle;
 }
 
 /** The core's options, taken from the validated configuration. */
@@ -94,7 +111,32 @@ export function amqpServerOptions(config: BrokerConfig): AmqpServerOptions {
   };
 }
 
-/** The production components: the core Broker and the AMQP 0-9-1 adapter. */
+/** The MQTT adapter's options: where to listen, the exchange and vhost it maps onto, its bounds. */
+export function mqttServerOptions(config: BrokerConfig): MqttServerOptions {
+  const { mqtt, limits } = config;
+  return {
+    hosts: [...config.hosts],
+    port: config.mqttPort,
+    maxConnections: limits.maxConnections,
+    exchange: mqtt.exchange,
+    defaultVhost: mqtt.vhost,
+    anonymousUser: mqtt.anonymousUser,
+    limits: {
+      maxPacketBytes: mqtt.maxPacketSize,
+      maxTopicBytes: mqtt.maxTopicLength,
+      maxTopicLevels: mqtt.maxTopicLevels,
+      maxSubscriptionsPerSession: mqtt.maxSubscriptions,
+      maxInflight: mqtt.maxInflight,
+      maxSessionExpirySeconds: mqtt.maxSessionExpirySeconds,
+      maxRetainedMessages: mqtt.maxRetainedMessages,
+      maxRetainedBytes: mqtt.maxRetainedBytes,
+      topicAliasMaximum: mqtt.topicAliasMaximum,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    },
+  };
+}
+
+/** The production components: the core Broker, the AMQP 0-9-1 and MQTT adapters. */
 export const defaultComponents: ServerComponents = {
   openBroker: (config, logger) => Broker.open(brokerOptions(config), logger),
   createAmqpServer: (broker, config, logger) => {
@@ -102,4 +144,6 @@ export const defaultComponents: ServerComponents = {
     setMaxFieldTableDepth(config.limits.maxHeaderTableDepth);
     return new AmqpServer(broker as Broker, amqpServerOptions(config), logger);
   },
+  createMqttServer: (broker, config, logger) =>
+    new MqttServer(broker as Broker, mqttServerOptions(config), logger),
 };

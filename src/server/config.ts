@@ -125,6 +125,39 @@ const tlsSchema = z.strictObject({
 
 export type TlsConfig = z.output<typeof tlsSchema>;
 
+/** MQTT 5 session expiry meaning "never". */
+const SESSION_NEVER_EXPIRES = 0xffffffff;
+
+/** MQTT: where its topics route, who may log in without a user name, and the bounds of its sessions. */
+const mqttSchema = z.strictObject({
+  /** The topic exchange MQTT publishes go to and subscriptions bind to (RabbitMQ's mqtt.exchange). */
+  exchange: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(255).default('amq.topic'),
+  /** The vhost of clients whose user name is not of the form `vhost:user` (RabbitMQ's mqtt.vhost). */
+  vhost: vhostSchema.default('/'),
+  /** The user a CONNECT without user name logs in as; unset = such clients are refused. */
+  anonymousUser: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(255).optional(),
+  /** Longest a session outlives its connection (MQTT 3.1.1 clean=0 sessions get exactly this). */
+  maxSessionExpirySeconds: integer(0, SESSION_NEVER_EXPIRES).default(86400),
+  /** Largest packet accepted from a connected client (64 KiB before CONNECT). */
+  maxPacketSize: integer(64 * KIB, 268_435_455).default(16 * MIB),
+  /** Longest topic name or filter, in UTF-8 bytes (AMQP routing keys hold at most 255). */
+  maxTopicLength: integer(1, 255).default(255),
+  maxTopicLevels: integer(1, 255).default(128),
+  /** Topic filters one session may subscribe to. */
+  maxSubscriptions: integer(1, 100_000).default(1000),
+  /** QoS 1/2 messages in flight per connection and direction (MQTT 5: the receive maximum offered). */
+  maxInflight: integer(1, 65535).default(512),
+  /** Retained messages across all vhosts, and their payload bytes. */
+  maxRetainedMessages: integer(0, 10_000_000).default(100_000),
+  maxRetainedBytes: integer(0, 16 * GIB).default(64 * MIB),
+  /** Topic aliases an MQTT 5 client may set per connection. */
+  topicAliasMaximum: integer(0, 65535).default(64),
+  /** MQTT over WebSocket on the HTTP listener, path /mqtt (subprotocol mqtt). */
+  webSocket: z.boolean({ error: 'must be true or false' }).default(true),
+});
+
+export type MqttConfig = z.output<typeof mqttSchema>;
+
 export const brokerConfigSchema = z
   .strictObject({
     /** Directory holding all durable state. Relative paths resolve against the working directory. */
@@ -140,6 +173,13 @@ export const brokerConfigSchema = z
     amqpPort: portSchema.default(5672),
     /** AMQP 0-9-1 over TLS port, used when tls.certFile and tls.keyFile are set; 0 picks a free port. */
     amqpsPort: portSchema.default(5671),
+    /** Whether to serve MQTT (and MQTT over TLS when a certificate is configured). */
+    mqttEnabled: z.boolean({ error: 'must be true or false' }).default(true),
+    /** MQTT port; 0 picks a free port (logged at start). */
+    mqttPort: portSchema.default(1883),
+    /** MQTT over TLS port, used when tls.certFile and tls.keyFile are set; 0 picks a free port. */
+    mqttsPort: portSchema.default(8883),
+    mqtt: mqttSchema.prefault({}),
     /** Whether to serve HTTP: GET /health, the management API and the queue API (/v2, docs/http-queues.md). */
     httpEnabled: z.boolean({ error: 'must be true or false' }).default(true),
     /** HTTP port; 0 picks a free port (logged at start). */
@@ -288,6 +328,82 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = [
     'port',
     'integer',
     'AMQP over TLS listener port (with --tls-cert-file and --tls-key-file), 0 = any free port',
+  ),
+  option('mqttEnabled', 'mqtt', '', 'boolean', 'serve MQTT 3.1.1 and 5.0', {
+    envSuffix: 'mqtt-enabled',
+    offDescription: 'do not serve MQTT',
+  }),
+  option('mqttPort', 'mqtt-port', 'port', 'integer', 'MQTT listener port, 0 = any free port'),
+  option(
+    'mqttsPort',
+    'mqtts-port',
+    'port',
+    'integer',
+    'MQTT over TLS listener port (with --tls-cert-file and --tls-key-file), 0 = any free port',
+  ),
+  option('mqtt.exchange', 'mqtt-exchange', 'name', 'string', 'topic exchange MQTT topics route through'),
+  option('mqtt.vhost', 'mqtt-vhost', 'vhost', 'string', 'vhost of MQTT clients not logging in as vhost:user'),
+  option(
+    'mqtt.anonymousUser',
+    'mqtt-anonymous-user',
+    'user',
+    'string',
+    'user MQTT clients without a user name log in as (default: refused)',
+  ),
+  option(
+    'mqtt.maxSessionExpirySeconds',
+    'mqtt-max-session-expiry',
+    'seconds',
+    'integer',
+    'longest an MQTT session outlives its connection',
+  ),
+  option('mqtt.maxPacketSize', 'mqtt-max-packet-size', 'bytes', 'bytes', 'largest MQTT packet'),
+  option('mqtt.maxTopicLength', 'mqtt-max-topic-length', 'bytes', 'integer', 'longest MQTT topic'),
+  option('mqtt.maxTopicLevels', 'mqtt-max-topic-levels', 'count', 'integer', 'most levels in an MQTT topic'),
+  option(
+    'mqtt.maxSubscriptions',
+    'mqtt-max-subscriptions',
+    'count',
+    'integer',
+    'topic filters per MQTT session',
+  ),
+  option(
+    'mqtt.maxInflight',
+    'mqtt-max-inflight',
+    'count',
+    'integer',
+    'QoS 1/2 messages in flight per MQTT connection and direction',
+  ),
+  option(
+    'mqtt.maxRetainedMessages',
+    'mqtt-max-retained',
+    'count',
+    'integer',
+    'retained MQTT messages across the broker',
+  ),
+  option(
+    'mqtt.maxRetainedBytes',
+    'mqtt-max-retained-bytes',
+    'bytes',
+    'bytes',
+    'payload bytes of all retained MQTT messages',
+  ),
+  option(
+    'mqtt.topicAliasMaximum',
+    'mqtt-topic-alias-maximum',
+    'count',
+    'integer',
+    'topic aliases an MQTT 5 client may set',
+  ),
+  option(
+    'mqtt.webSocket',
+    'mqtt-web-socket',
+    '',
+    'boolean',
+    'serve MQTT over WebSocket on the HTTP port at /mqtt',
+    {
+      offDescription: 'no MQTT over WebSocket',
+    },
   ),
   option('tls.certFile', 'tls-cert-file', 'path', 'string', 'server certificate chain (PEM); turns amqps on'),
   option('tls.keyFile', 'tls-key-file', 'path', 'string', 'private key of the server certificate (PEM)'),
@@ -513,6 +629,7 @@ const KNOWN_KEYS = new Map<string, readonly string[]>([
   ['', Object.keys(brokerConfigSchema.shape)],
   ['limits', Object.keys(limitsSchema.shape)],
   ['tls', Object.keys(tlsSchema.shape)],
+  ['mqtt', Object.keys(mqttSchema.shape)],
   ['users.*', Object.keys(userSchema.shape)],
 ]);
 

@@ -1,5 +1,6 @@
-import { createServer, type Server as NodeHttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as NodeHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as NodeHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type BoundAddress, closeServers, listenOnHosts } from '../net/listen-on-hosts.js';
@@ -50,7 +51,12 @@ export interface HttpServerOptions {
   queueApi?: QueueApiDeps;
   /** Serve HTTPS with these credentials (no client certificates asked for). */
   tls?: SecureContextOptions;
+  /** Protocols served over WebSocket, by request path (MQTT on /mqtt): each takes the upgrade request. */
+  upgrades?: Readonly<Record<string, UpgradeHandler>>;
 }
+
+/** Takes over a connection that asked to switch protocols (a WebSocket handshake). */
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface HttpServer {
   readonly addresses: readonly BoundAddress[];
@@ -105,6 +111,23 @@ export function buildHttpApp(
   return app;
 }
 
+/** Hands an upgrade request to the protocol served on its path; anything else gets 404 and is closed. */
+function routeUpgrade(
+  upgrades: HttpServerOptions['upgrades'],
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
+  socket.on('error', () => {});
+  const path = (request.url ?? '').split('?')[0];
+  const handler = upgrades !== undefined && Object.hasOwn(upgrades, path) ? upgrades[path] : undefined;
+  if (handler === undefined) {
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    return;
+  }
+  handler(request, socket, head);
+}
+
 /**
  * Serves the HTTP API on every configured host. Fastify routes the requests, but we own the Node servers
  * so one application can listen on several addresses (IPv4 and IPv6 wildcards) at once.
@@ -121,6 +144,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       () => {
         const server = tls === undefined ? createServer(handler) : createHttpsServer(tls, handler);
         server.requestTimeout = REQUEST_TIMEOUT_MS;
+        server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+          routeUpgrade(options.upgrades, request, socket, head),
+        );
         return server;
       },
       options.hosts,

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { SecureContextOptions } from 'node:tls';
 import type { VHost } from '../core/vhost.js';
 import type { BoundAddress } from '../net/listen-on-hosts.js';
-import type { AmqpServerHandle, BrokerHandle, ServerComponents } from './components.js';
+import type { BrokerHandle, ProtocolServerHandle, ServerComponents } from './components.js';
 import { defaultComponents } from './components.js';
 import { type BrokerConfig, redactConfig } from './config.js';
 import { importDefinitionsAtStart } from './definitions-at-start.js';
@@ -13,8 +13,17 @@ import { ResourceAlarm } from './resource-alarm.js';
 import { explainDataDirFailure, explainListenFailure } from './startup-error.js';
 import { loadTlsAtStart, TlsReloader, tlsFilesOf } from './tls-setup.js';
 
+/** Where MQTT over WebSocket is served on the HTTP listener (RabbitMQ's Web MQTT plugin uses /ws). */
+export const MQTT_WEBSOCKET_PATH = '/mqtt';
+
 /** Reply text clients see with connection.close 320 when the broker shuts down (RabbitMQ wording). */
 export const SHUTDOWN_REPLY_TEXT = "broker forced connection closure with reason 'shutdown'";
+
+/** A protocol adapter's server, named for logs. */
+interface ProtocolAdapter {
+  name: string;
+  handle: ProtocolServerHandle;
+}
 
 export interface StartServerOptions {
   /** Defaults to the real Broker and AmqpServer. */
@@ -32,6 +41,10 @@ export interface RunningServer {
   readonly amqpAddresses: readonly BoundAddress[];
   /** Empty when no TLS certificate is configured. */
   readonly amqpsAddresses: readonly BoundAddress[];
+  /** Empty when MQTT is disabled. */
+  readonly mqttAddresses: readonly BoundAddress[];
+  /** Empty when MQTT is disabled or no TLS certificate is configured. */
+  readonly mqttsAddresses: readonly BoundAddress[];
   /** Empty when HTTP is disabled. */
   readonly httpAddresses: readonly BoundAddress[];
   /** Reads the TLS files again for new connections (SIGHUP); resolves true when new ones were applied. */
@@ -44,7 +57,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Opens the broker, starts the AMQP and HTTP listeners and logs where they listen. */
+/** Opens the broker, starts the AMQP, MQTT and HTTP listeners and logs where they listen. */
 export async function startServer(
   config: BrokerConfig,
   logger: Logger,
@@ -93,22 +106,30 @@ async function openAll(
   const broker = await components.openBroker(config, logger).catch((err: unknown) => {
     throw explainDataDirFailure(config.dataDir, err) ?? err;
   });
-  let amqp: AmqpServerHandle | undefined;
+  // The protocol adapters, in start order; shutdown closes them in the same order, before the broker.
+  const adapters: ProtocolAdapter[] = [];
   let http: HttpServer | undefined;
   let stopping = false;
   let alarm: ResourceAlarm | undefined;
   try {
     if (config.definitions !== '' && broker.definitions)
       await importDefinitionsAtStart(broker.definitions, config.definitions, logger);
-    amqp = components.createAmqpServer(broker, config, logger);
-    const amqpServer = amqp;
+    const amqp = components.createAmqpServer(broker, config, logger);
+    adapters.push({ name: 'AMQP', handle: amqp });
+    const mqtt =
+      config.mqttEnabled && components.createMqttServer
+        ? components.createMqttServer(broker, config, logger)
+        : undefined;
+    if (mqtt) adapters.push({ name: 'MQTT', handle: mqtt });
     const resourceAlarm = new ResourceAlarm(
       {
         dataDir: config.dataDir,
         memoryHighWatermark: config.limits.memoryHighWatermarkPercent / 100,
         diskFreeLimitBytes: config.limits.diskFreeLimitBytes,
       },
-      (reason) => amqpServer.setBlocked?.(reason),
+      (reason) => {
+        for (const adapter of adapters) adapter.handle.setBlocked?.(reason);
+      },
       logger,
     );
     alarm = resourceAlarm;
@@ -116,18 +137,30 @@ async function openAll(
     await resourceAlarm.check();
     resourceAlarm.start();
     broker.onStoreWriteError?.(() => resourceAlarm.requestCheck());
+    const tlsListener = (port: number) => ({
+      port,
+      context: tls!.context,
+      verifyPeer: config.tls.verifyPeer,
+      failIfNoPeerCert: config.tls.failIfNoPeerCert,
+    });
     const amqpAddresses = await amqp.listen().catch(explainedListenFailure('AMQP', '--amqp-port'));
     let amqpsAddresses: BoundAddress[] = [];
     if (tls !== undefined) {
       if (amqp.listenTls === undefined) throw new Error('the AMQP server cannot listen with TLS');
       amqpsAddresses = await amqp
-        .listenTls({
-          port: config.amqpsPort,
-          context: tls.context,
-          verifyPeer: config.tls.verifyPeer,
-          failIfNoPeerCert: config.tls.failIfNoPeerCert,
-        })
+        .listenTls(tlsListener(config.amqpsPort))
         .catch(explainedListenFailure('AMQPS', '--amqps-port'));
+    }
+    let mqttAddresses: BoundAddress[] = [];
+    let mqttsAddresses: BoundAddress[] = [];
+    if (mqtt) {
+      await mqtt.start?.();
+      mqttAddresses = await mqtt.listen().catch(explainedListenFailure('MQTT', '--mqtt-port'));
+      if (tls !== undefined && mqtt.listenTls !== undefined) {
+        mqttsAddresses = await mqtt
+          .listenTls(tlsListener(config.mqttsPort))
+          .catch(explainedListenFailure('MQTTS', '--mqtts-port'));
+      }
     }
     const httpTls = config.tls.http ? tls?.context : undefined;
     const httpProtocol = httpTls === undefined ? 'http' : 'https';
@@ -136,8 +169,12 @@ async function openAll(
         hosts: config.hosts,
         port: config.httpPort,
         tls: httpTls,
+        upgrades:
+          mqtt?.webSocketUpgrade && config.mqtt.webSocket
+            ? { [MQTT_WEBSOCKET_PATH]: mqtt.webSocketUpgrade() }
+            : undefined,
         logger,
-        health: () => healthReport(broker, amqp, startedAt, stopping),
+        health: () => healthReport(broker, adapters, startedAt, stopping),
         management:
           broker.admin && broker.authenticate
             ? {
@@ -163,10 +200,16 @@ async function openAll(
     // Logged once everything is up, so a supervisor that sees these lines can connect to either protocol.
     for (const address of amqpAddresses) logger.info({ protocol: 'amqp', ...address }, 'listening');
     for (const address of amqpsAddresses) logger.info({ protocol: 'amqps', ...address }, 'listening');
+    for (const address of mqttAddresses) logger.info({ protocol: 'mqtt', ...address }, 'listening');
+    for (const address of mqttsAddresses) logger.info({ protocol: 'mqtts', ...address }, 'listening');
     for (const address of httpAddresses) logger.info({ protocol: httpProtocol, ...address }, 'listening');
     logger.info({ dataDir: config.dataDir, startupMs: Math.round(performance.now() - startedAt) }, 'started');
 
-    const tlsTargets = [(context: SecureContextOptions) => amqpServer.setSecureContext?.(context)];
+    const tlsTargets = adapters.map(
+      ({ handle }) =>
+        (context: SecureContextOptions) =>
+          handle.setSecureContext?.(context),
+    );
     const httpServer = http;
     if (httpTls !== undefined && httpServer !== undefined) {
       tlsTargets.push((context) => httpServer.setSecureContext(context));
@@ -176,6 +219,8 @@ async function openAll(
     return {
       amqpAddresses,
       amqpsAddresses,
+      mqttAddresses,
+      mqttsAddresses,
       httpAddresses,
       async reloadTls() {
         if (reloader === undefined) {
@@ -187,14 +232,14 @@ async function openAll(
       stop() {
         stopping = true;
         alarm?.stop();
-        stopped ??= shutDown(broker, amqp, http, logger);
+        stopped ??= shutDown(broker, adapters, http, logger);
         return stopped;
       },
     };
   } catch (err) {
     // Start-up failed part way (e.g. port in use): release what was opened so no data is left unflushed.
     alarm?.stop();
-    await shutDown(broker, amqp, http, logger).catch((closeErr: unknown) => {
+    await shutDown(broker, adapters, http, logger).catch((closeErr: unknown) => {
       logger.error({ err: closeErr }, 'cleanup after failed start failed');
     });
     throw err;
@@ -209,7 +254,7 @@ function explainedListenFailure(protocol: string, portFlag: string): (err: unkno
 
 async function healthReport(
   broker: BrokerHandle,
-  amqp: AmqpServerHandle | undefined,
+  adapters: readonly ProtocolAdapter[],
   startedAt: number,
   stopping: boolean,
 ): Promise<HealthReport> {
@@ -222,7 +267,8 @@ async function healthReport(
     const value = stats?.[name];
     if (typeof value === 'number') report[name] = value;
   }
-  if (amqp?.connectionCount !== undefined) report.connections = amqp.connectionCount;
+  const counts = adapters.map(({ handle }) => handle.connectionCount).filter((n) => n !== undefined);
+  if (counts.length > 0) report.connections = counts.reduce((sum, n) => sum + n, 0);
   if (stats?.storageDamage !== undefined && stats.storageDamage.length > 0) {
     report.storageDamage = stats.storageDamage;
     if (report.status === 'ok') report.status = 'degraded';
@@ -232,20 +278,20 @@ async function healthReport(
 
 async function shutDown(
   broker: BrokerHandle,
-  amqp: AmqpServerHandle | undefined,
+  adapters: readonly ProtocolAdapter[],
   http: HttpServer | undefined,
   logger: Logger,
 ): Promise<void> {
   logger.info('stopping');
   const steps: Array<[string, () => Promise<void>]> = [];
-  if (amqp !== undefined) {
+  for (const { name, handle: adapter } of adapters) {
     steps.push([
-      'close AMQP listeners and connections',
+      `close ${name} listeners and connections`,
       async () => {
         // A net.Server stops accepting as soon as close() is called, but its close promise only settles
         // once every connection is gone; so start it, then close the connections, then wait for both.
-        const listenersClosed = amqp.stopAccepting();
-        const connectionsClosed = amqp.closeAllConnections(SHUTDOWN_REPLY_TEXT);
+        const listenersClosed = adapter.stopAccepting();
+        const connectionsClosed = adapter.closeAllConnections(SHUTDOWN_REPLY_TEXT);
         await Promise.all([listenersClosed, connectionsClosed]);
       },
     ]);

@@ -44,10 +44,13 @@ test('a 0.1.0 data directory is refused with the way out; upgrade-data converts 
     assert.ok(downgradeToV1(dataDir) >= 2, 'several segment files');
 
     const env = { PATH: process.env.PATH };
-    const refused = await runCli(['server', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0'], {
-      env,
-      timeoutMs: 20_000,
-    });
+    const refused = await runCli(
+      ['server', '--data-dir', dataDir, '--amqp-port', '0', '--http-port', '0', '--mqtt-port', '0'],
+      {
+        env,
+        timeoutMs: 20_000,
+      },
+    );
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /eventter upgrade-data --data-dir/);
     assert.equal(refused.stderr.trim().split('\n').length, 1, `one line: ${refused.stderr}`);

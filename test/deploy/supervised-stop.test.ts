@@ -157,7 +157,20 @@ describe('stopping the broker the way supervisors do', { skip: npmMissing, timeo
     const dataDir = join(scratch, 'npm-term');
     const started = await startAndWait(
       'npm',
-      ['start', '--', '--data-dir', dataDir, '--hosts', '127.0.0.1', '--amqp-port', '0', '--http-port', '0'],
+      [
+        'start',
+        '--',
+        '--data-dir',
+        dataDir,
+        '--hosts',
+        '127.0.0.1',
+        '--amqp-port',
+        '0',
+        '--http-port',
+        '0',
+        '--mqtt-port',
+        '0',
+      ],
       process.env,
     );
     try {
@@ -175,7 +188,20 @@ describe('stopping the broker the way supervisors do', { skip: npmMissing, timeo
     const dataDir = join(scratch, 'npm-int');
     const started = await startAndWait(
       'npm',
-      ['start', '--', '--data-dir', dataDir, '--hosts', '127.0.0.1', '--amqp-port', '0', '--http-port', '0'],
+      [
+        'start',
+        '--',
+        '--data-dir',
+        dataDir,
+        '--hosts',
+        '127.0.0.1',
+        '--amqp-port',
+        '0',
+        '--http-port',
+        '0',
+        '--mqtt-port',
+        '0',
+      ],
       process.env,
       { detached: true },
     );

@@ -12,6 +12,10 @@ export interface BrokerUnderTest {
   amqpsPort?: number;
   /** The HTTP port (HTTPS with --http-tls). */
   httpPort: number;
+  /** The MQTT port, unless MQTT is off (--no-mqtt). */
+  mqttPort?: number;
+  /** The MQTT over TLS port, when the broker was started with a TLS certificate. */
+  mqttsPort?: number;
   dataDir: string;
   /** Present only when this helper spawned EventterMQ itself. */
   process?: ChildProcess;
@@ -86,6 +90,10 @@ function spawnEventter(dataDir: string, opts: StartBrokerOptions): Promise<Broke
     '0',
     '--http-port',
     '0',
+    '--mqtt-port',
+    '0',
+    '--mqtts-port',
+    '0',
     '--data-dir',
     dataDir,
     '--log-level',
@@ -110,6 +118,8 @@ function spawnEventter(dataDir: string, opts: StartBrokerOptions): Promise<Broke
   return new Promise<BrokerUnderTest>((resolvePromise, rejectPromise) => {
     let amqp: { host: string; port: number } | undefined;
     let amqpsPort: number | undefined;
+    let mqttPort: number | undefined;
+    let mqttsPort: number | undefined;
     let httpPort: number | undefined;
     let settled = false;
     let pending = '';
@@ -141,6 +151,10 @@ function spawnEventter(dataDir: string, opts: StartBrokerOptions): Promise<Broke
           amqp = { host: typeof parsed.host === 'string' ? parsed.host : '127.0.0.1', port: parsed.port };
         } else if (parsed.protocol === 'amqps') {
           amqpsPort = parsed.port;
+        } else if (parsed.protocol === 'mqtt') {
+          mqttPort = parsed.port;
+        } else if (parsed.protocol === 'mqtts') {
+          mqttsPort = parsed.port;
         } else if (parsed.protocol === 'http' || parsed.protocol === 'https') {
           httpPort = parsed.port;
         }
@@ -149,7 +163,9 @@ function spawnEventter(dataDir: string, opts: StartBrokerOptions): Promise<Broke
       if (parsed.msg !== 'started' || amqp === undefined || httpPort === undefined) return;
       settled = true;
       clearTimeout(timer);
-      resolvePromise(makeHandle(child, exited, dataDir, { amqpPort: amqp.port, amqpsPort, httpPort }));
+      resolvePromise(
+        makeHandle(child, exited, dataDir, { amqpPort: amqp.port, amqpsPort, mqttPort, mqttsPort, httpPort }),
+      );
     };
 
     child.stdout?.setEncoding('utf8');
@@ -175,7 +191,13 @@ function makeHandle(
   child: ChildProcess,
   exited: Promise<number | null>,
   dataDir: string,
-  ports: { amqpPort: number; amqpsPort: number | undefined; httpPort: number },
+  ports: {
+    amqpPort: number;
+    amqpsPort: number | undefined;
+    mqttPort: number | undefined;
+    mqttsPort: number | undefined;
+    httpPort: number;
+  },
 ): BrokerUnderTest {
   const isRunning = (): boolean => child.exitCode === null && child.signalCode === null;
   return {

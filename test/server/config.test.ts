@@ -63,6 +63,51 @@ describe('loadConfig defaults', () => {
     assert.equal(config.defaultUser, undefined);
   });
 
+  it('serves MQTT on 1883 (8883 with TLS, /mqtt over WebSocket) with bounded sessions by default', () => {
+    const config = loadConfig({}, {});
+    assert.equal(config.mqttEnabled, true);
+    assert.equal(config.mqttPort, 1883);
+    assert.equal(config.mqttsPort, 8883);
+    assert.deepEqual(config.mqtt, {
+      exchange: 'amq.topic',
+      vhost: '/',
+      maxSessionExpirySeconds: 86400,
+      maxPacketSize: 16 * 1024 * 1024,
+      maxTopicLength: 255,
+      maxTopicLevels: 128,
+      maxSubscriptions: 1000,
+      maxInflight: 512,
+      maxRetainedMessages: 100_000,
+      maxRetainedBytes: 64 * 1024 * 1024,
+      topicAliasMaximum: 64,
+      webSocket: true,
+    });
+  });
+
+  it('takes MQTT settings from flags, env and file, and names bad ones', () => {
+    const read = files({ '/etc/e.json': { mqtt: { exchange: 'mqtt.topic', maxInflight: 64 } } });
+    const config = loadConfig(
+      { config: '/etc/e.json', noMqttWebSocket: undefined, mqttMaxPacketSize: '1MiB' },
+      { EVENTTER_MQTT_ANONYMOUS_USER: 'device', EVENTTER_MQTT_ENABLED: 'false' },
+      read,
+    );
+    assert.equal(config.mqttEnabled, false);
+    assert.equal(config.mqtt.exchange, 'mqtt.topic');
+    assert.equal(config.mqtt.maxInflight, 64);
+    assert.equal(config.mqtt.maxPacketSize, 1024 * 1024);
+    assert.equal(config.mqtt.anonymousUser, 'device');
+    const err = configError(() => loadConfig({ mqttMaxTopicLength: '300' }, {}));
+    assert.deepEqual(err.problems, [
+      'mqtt.maxTopicLength (from flag --mqtt-max-topic-length): must be at most 255, got 300',
+    ]);
+    const typo = configError(() =>
+      loadConfig({ config: '/x.json' }, {}, files({ '/x.json': { mqtt: { exchnge: 'x' } } })),
+    );
+    assert.deepEqual(typo.problems, [
+      'config file /x.json: unknown key "mqtt.exchnge" (did you mean "mqtt.exchange"?)',
+    ]);
+  });
+
   it('resolves dataDir to an absolute path', () => {
     const config = loadConfig({ dataDir: 'some/dir' }, {});
     assert.ok(isAbsolute(config.dataDir));
@@ -375,8 +420,16 @@ describe('loadConfig TLS', () => {
 });
 
 /** The only options without a default: TLS is off until a certificate is configured. */
-/** Options with no value unless set: the TLS files and a definitions file to import at start. */
-const UNSET_BY_DEFAULT = ['tls.certFile', 'tls.keyFile', 'tls.keyPassphrase', 'tls.caFile', 'definitions'];
+/** Options with no value unless set: the TLS files, a definitions file to import at start, and the MQTT
+ * anonymous user (clients without a user name are refused until one is named). */
+const UNSET_BY_DEFAULT = [
+  'tls.certFile',
+  'tls.keyFile',
+  'tls.keyPassphrase',
+  'tls.caFile',
+  'definitions',
+  'mqtt.anonymousUser',
+];
 
 describe('CONFIG_OPTIONS', () => {
   it('maps every option to a distinct flag, env var and an existing default', () => {
@@ -400,9 +453,12 @@ describe('CONFIG_OPTIONS', () => {
   it('covers every scalar setting of BrokerConfig', () => {
     const paths = new Set(CONFIG_OPTIONS.map((opt) => opt.path));
     const scalarPaths = [
-      ...Object.keys(DEFAULT_CONFIG).filter((key) => !['limits', 'users', 'vhosts', 'tls'].includes(key)),
+      ...Object.keys(DEFAULT_CONFIG).filter(
+        (key) => !['limits', 'users', 'vhosts', 'tls', 'mqtt'].includes(key),
+      ),
       ...Object.keys(DEFAULT_CONFIG.limits).map((key) => `limits.${key}`),
       ...Object.keys(DEFAULT_CONFIG.tls).map((key) => `tls.${key}`),
+      ...Object.keys(DEFAULT_CONFIG.mqtt).map((key) => `mqtt.${key}`),
       ...UNSET_BY_DEFAULT,
     ];
     for (const path of scalarPaths) assert.ok(paths.has(path), `no flag for ${path}`);

@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { AmqpServerHandle, BrokerHandle } from '../../src/server/components.js';
+import type { AmqpServerHandle, BrokerHandle, MqttServerHandle } from '../../src/server/components.js';
 import { loadConfig } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
 import { ResourceAlarm, type ResourceAlarmOptions } from '../../src/server/resource-alarm.js';
@@ -83,6 +83,56 @@ describe('startServer and the resource alarm', () => {
       assert.deepEqual(calls, ['amqp.setBlocked(disk)', 'broker.onStoreWriteError', 'amqp.listen']);
       assert.equal(writeErrorListeners.length, 1);
       writeErrorListeners[0](Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' })); // must not throw
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('blocks the publishers of every protocol, MQTT too, before either listens', async () => {
+    const calls: string[] = [];
+    const broker: BrokerHandle = { async close() {} };
+    const adapter = (name: string): MqttServerHandle => ({
+      async start() {
+        calls.push(`${name}.start`);
+      },
+      async listen() {
+        calls.push(`${name}.listen`);
+        return [{ host: '127.0.0.1', port: 5999 }];
+      },
+      async stopAccepting() {},
+      async closeAllConnections() {},
+      setBlocked(reason) {
+        calls.push(`${name}.setBlocked(${reason})`);
+      },
+    });
+    const dataDir = await mkdtemp(join(tmpdir(), 'alarm-test-'));
+    const config = loadConfig(
+      {
+        hosts: '127.0.0.1',
+        amqpPort: '0',
+        mqttPort: '0',
+        http: false,
+        dataDir,
+        diskFreeLimit: String(HUGE_DISK_LIMIT),
+      },
+      {},
+    );
+    const server = await startServer(config, logger, {
+      components: {
+        openBroker: async () => broker,
+        createAmqpServer: () => adapter('amqp'),
+        createMqttServer: () => adapter('mqtt'),
+      },
+      handleProcessEvents: false,
+    });
+    try {
+      assert.deepEqual(calls, [
+        'amqp.setBlocked(disk)',
+        'mqtt.setBlocked(disk)',
+        'amqp.listen',
+        'mqtt.start',
+        'mqtt.listen',
+      ]);
     } finally {
       await server.stop();
     }

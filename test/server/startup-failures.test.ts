@@ -24,6 +24,8 @@ function serverArgs(dataDir: string, ...extra: string[]): string[] {
     '0',
     '--http-port',
     '0',
+    '--mqtt-port',
+    '0',
     ...extra,
   ];
 }
@@ -87,7 +89,17 @@ describe('start-up failures', { skip: isExternalBroker() && 'starts the Eventter
     const port = (occupier.address() as { port: number }).port;
     try {
       const run = await runCli(
-        ['server', '--data-dir', join(scratch, 'port'), '--hosts', '127.0.0.1', '--amqp-port', String(port)],
+        [
+          'server',
+          '--data-dir',
+          join(scratch, 'port'),
+          '--hosts',
+          '127.0.0.1',
+          '--amqp-port',
+          String(port),
+          '--mqtt-port',
+          '0',
+        ],
         { timeoutMs: PROMPT_MS },
       );
       assertOnePlainLine(run, new RegExp(`127\\.0\\.0\\.1:${port}.*EADDRINUSE.*--amqp-port`));

@@ -1,19 +1,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import {
-  createServer as createTlsServer,
-  type SecureContextOptions,
-  type TLSSocket,
-  type Server as TlsServer,
-} from 'node:tls';
+import type { SecureContextOptions, Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Broker } from '../../core/broker.js';
 import { type BoundAddress, listenOnHosts } from '../../net/listen-on-hosts.js';
-import {
-  type ClientCertificatePolicy,
-  checkClientCertificate,
-  tlsServerOptions,
-  type VerifiedPeer,
-} from '../../net/tls-peer.js';
+import { listenTlsOnHosts } from '../../net/tls-listeners.js';
+import type { ClientCertificatePolicy, VerifiedPeer } from '../../net/tls-peer.js';
 import { AmqpConnection, type AmqpLimits } from './connection.js';
 
 export interface AmqpServerOptions {
@@ -69,23 +60,15 @@ export class AmqpServer {
    * handshake (and client certificate, if asked for) passed; anything else is closed and logged.
    */
   async listenTls(options: AmqpsListenerOptions): Promise<BoundAddress[]> {
-    const serverOptions = tlsServerOptions(options.context, options, this.options.limits.handshakeTimeoutMs);
-    const { servers, addresses } = await listenOnHosts(
-      () => {
-        const server = createTlsServer(serverOptions, (socket) => this.acceptTls(socket, options));
-        server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
-          // A client that hangs up before a handshake (port scans, TCP health checks) is routine.
-          const level = err.code === 'ECONNRESET' ? 'debug' : 'info';
-          this.logger[level]({ remote: socket.remoteAddress, reason: err.message }, 'TLS handshake failed');
-        });
-        server.on('error', (err) => this.logger.error({ err }, 'amqps listener error'));
-        return server;
-      },
-      this.options.hosts,
-      options.port,
-      (details, message) => this.logger.warn({ protocol: 'amqps', ...details }, message),
-    );
-    this.tlsServers.push(...(servers as TlsServer[]));
+    const { servers, addresses } = await listenTlsOnHosts({
+      ...options,
+      hosts: this.options.hosts,
+      handshakeTimeoutMs: this.options.limits.handshakeTimeoutMs,
+      protocol: 'amqps',
+      logger: this.logger,
+      onConnection: (socket, peer) => this.accept(socket, peer),
+    });
+    this.tlsServers.push(...servers);
     this.servers.push(...servers);
     return addresses;
   }
@@ -112,19 +95,6 @@ export class AmqpServer {
   setBlocked(reason: string | null): void {
     this.blockedReason = reason;
     for (const c of this.connections) c.setBlocked(reason);
-  }
-
-  private acceptTls(socket: TLSSocket, policy: ClientCertificatePolicy): void {
-    const check = checkClientCertificate(socket, policy);
-    if (!check.accepted) {
-      this.logger.info(
-        { remote: socket.remoteAddress, reason: check.reason, subject: check.subject },
-        'client certificate refused',
-      );
-      socket.destroy();
-      return;
-    }
-    this.accept(socket, check.peer);
   }
 
   private accept(socket: Socket, verifiedPeer?: VerifiedPeer): void {

@@ -7,6 +7,7 @@ import type { TrackedConnection } from '../../core/connection-registry.js';
 import { BrokerError, ReplyCode, replyCodeName } from '../../core/errors.js';
 import type { LoginResult, Principal } from '../../core/users.js';
 import type { VHost } from '../../core/vhost.js';
+import { TickBatchedWriter } from '../../net/tick-batched-writer.js';
 import type { VerifiedPeer } from '../../net/tls-peer.js';
 import { AmqpError } from './amqp-error.js';
 import { AmqpChannel } from './channel.js';
@@ -84,7 +85,7 @@ export class AmqpConnection {
   private ownerReleased = false;
   private lastReceived = Date.now();
   private sentSinceTick = false;
-  private corked = false;
+  private readonly output: TickBatchedWriter;
   private writable = true;
   private user: Principal | undefined;
   /** Set once connection.open admitted this connection to its vhost. */
@@ -103,6 +104,7 @@ export class AmqpConnection {
   ) {
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
+    this.output = new TickBatchedWriter(socket);
     this.frameMax = ctx.limits.frameMax;
     this.channelMax = ctx.limits.channelMax;
     this.parser = new FrameParser(
@@ -169,16 +171,8 @@ export class AmqpConnection {
   /** Queues bytes for the socket; all writes of one tick go out corked together. */
   write(buf: Buffer): void {
     if (this.state === 'closed' || this.clientClose?.outputClosed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
     this.sentSinceTick = true;
-    if (!this.socket.write(buf)) this.writable = false;
+    if (!this.output.write(buf)) this.writable = false;
   }
 
   sendMethod(channel: number, method: AmqpMethod): void {

@@ -1,0 +1,15 @@
+import mqtt from 'mqtt';
+const port = Number(process.argv[2]);
+const o = { username: 'guest', password: 'guest', reconnectPeriod: 0, protocolVersion: 5 };
+const c = (x={}) => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {...o, ...x});
+const m1 = await c(), m2 = await c(), p = await c();
+m1.on('message', (t, m) => console.log('m1', t, m.toString()));
+m2.on('message', (t, m) => console.log('m2', t, m.toString()));
+await m1.subscribeAsync('$share/w/s/+', { qos: 1 });
+await m2.subscribeAsync('$share/w/s/+', { qos: 1 });
+for (let i = 0; i < 4; i++) await p.publishAsync('s/job', String(i), { qos: 1 });
+await new Promise(r => setTimeout(r, 300));
+console.log(await m1.unsubscribeAsync('$share/w/s/+'));
+await p.publishAsync('s/job', 'after', { qos: 1 });
+await new Promise(r => setTimeout(r, 500));
+process.exit(0);
