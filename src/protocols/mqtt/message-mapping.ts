@@ -4,6 +4,7 @@ import { type BasicProperties, encodeBasicProperties } from '../../codec/basic-p
 import type { FieldTable, FieldValue } from '../../codec/field-table.js';
 import { Message } from '../../core/message.js';
 import { routingKeyToTopic, topicToRoutingKey } from '../../core/topic-mapping.js';
+import type { RetainedMessage } from './retained-store.js';
 
 /**
  * MQTT PUBLISH <-> the core's Message (AMQP basic properties), both ways, as documented in docs/mqtt.md:
@@ -97,6 +98,24 @@ function basicPropertiesOf(
   }
   if (Object.keys(headers).length > 0) basic.headers = headers;
   return basic;
+}
+
+/** A retained message re-sent to a new subscription: RETAIN set, its expiry counting down from now. */
+export function messageOfRetained(exchange: string, retained: RetainedMessage, now: number): Message {
+  let properties: IPublishPacket['properties'] = retained.properties;
+  if (retained.expiresAt !== 0) {
+    const remainingSeconds = Math.max(1, Math.ceil((retained.expiresAt - now) / 1000));
+    properties = { ...properties, messageExpiryInterval: remainingSeconds };
+  }
+  return messageFromPublish(
+    exchange,
+    retained.topic,
+    retained.qos,
+    retained.payload,
+    properties,
+    { retain: true, retainedCopy: true },
+    now,
+  );
 }
 
 /** The QoS a message was published with: MQTT's own mark, else persistent = 1, transient = 0. */

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { IConnectPacket } from 'mqtt-packet';
+import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { Broker } from '../../core/broker.js';
 import { topicNameProblem } from '../../core/topic-mapping.js';
 import type { Principal } from '../../core/users.js';
-import { MAX_CLIENT_ID_BYTES, type MqttSettings } from './mqtt-options.js';
+import { MAX_CLIENT_ID_BYTES, type MqttLimits, type MqttSettings } from './mqtt-options.js';
 import { Reason } from './reason-codes.js';
 import { type WillMessage, willOfConnect } from './will.js';
 
@@ -133,4 +133,29 @@ export async function authenticateConnect(
     };
   }
   return { principal, vhost };
+}
+
+/** The CONNACK of an accepted CONNECT; MQTT 5 also announces the broker's limits and what it changed. */
+export function connackFor(
+  version: number,
+  sessionPresent: boolean,
+  request: ConnectRequest,
+  limits: MqttLimits,
+): IConnackPacket {
+  if (version !== 5) return { cmd: 'connack', returnCode: 0, sessionPresent };
+  return {
+    cmd: 'connack',
+    reasonCode: 0,
+    sessionPresent,
+    properties: {
+      receiveMaximum: limits.maxInflight,
+      maximumPacketSize: limits.maxPacketBytes,
+      topicAliasMaximum: limits.topicAliasMaximum,
+      sharedSubscriptionAvailable: true,
+      ...(request.expirySeconds !== request.requestedExpirySeconds
+        ? { sessionExpiryInterval: request.expirySeconds }
+        : {}),
+      ...(request.assignedClientId ? { assignedClientIdentifier: request.clientId } : {}),
+    },
+  };
 }

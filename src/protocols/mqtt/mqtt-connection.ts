@@ -5,9 +5,16 @@ import type { Broker } from '../../core/broker.js';
 import type { VHost } from '../../core/vhost.js';
 import { TickBatchedWriter } from '../../net/tick-batched-writer.js';
 import { InboundPublisher } from './inbound-publish.js';
-import { authenticateConnect, type ConnectRefusal, connectSettings, type MqttLogin } from './mqtt-connect.js';
+import {
+  authenticateConnect,
+  type ConnectRefusal,
+  connackFor,
+  connectSettings,
+  type MqttLogin,
+} from './mqtt-connect.js';
 import { MAX_PACKET_BYTES_BEFORE_CONNECT, type MqttSettings } from './mqtt-options.js';
 import { MqttSession } from './mqtt-session.js';
+import { OrderedPackets } from './ordered-packets.js';
 import { PacketFramer, topicsAreUtf8 } from './packet-framer.js';
 import { encodeControl, PINGRESP } from './packet-writer.js';
 import { ConnackV3, connackV3Code, MqttProtocolError, Reason } from './reason-codes.js';
@@ -27,9 +34,6 @@ export interface MqttConnectionContext {
 }
 
 type State = 'awaiting-connect' | 'connecting' | 'open' | 'closed';
-
-/** Packets queued behind an asynchronous one (SUBSCRIBE, CONNECT) before reading from the socket pauses. */
-const MAX_BACKLOG = 1000;
 
 let nextConnectionId = 1;
 
@@ -59,8 +63,7 @@ export class MqttConnection implements SessionHolder {
   private will: WillMessage | undefined;
   private writable = true;
   private readonly output: TickBatchedWriter;
-  private readonly backlog: Packet[] = [];
-  private busy = false;
+  private readonly packets: OrderedPackets;
   private pausedForBacklog = false;
   private pausedForAcks = false;
   private pausedForAlarm = false;
@@ -84,7 +87,16 @@ export class MqttConnection implements SessionHolder {
     this.teardownDone = new Promise((resolve) => {
       this.resolveTeardown = resolve;
     });
-    this.parser.on('packet', (packet: Packet) => this.enqueue(packet));
+    this.packets = new OrderedPackets({
+      handle: (packet) => this.handle(packet),
+      fail: (err) => this.failWith(err),
+      backlogFull: (full) => {
+        this.pausedForBacklog = full;
+        this.updateReading();
+      },
+      accepting: () => !this.isClosed,
+    });
+    this.parser.on('packet', (packet: Packet) => this.packets.push(packet));
     this.parser.on('error', (err: Error) => this.onParseError(err));
     socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -200,50 +212,6 @@ export class MqttConnection implements SessionHolder {
       return;
     }
     this.end(Reason.malformedPacket, err.message);
-  }
-
-  /** Packets are handled in arrival order; while one waits on the store the rest queue behind it. */
-  private enqueue(packet: Packet): void {
-    if (this.isClosed) return;
-    if (this.busy || this.backlog.length > 0) {
-      this.backlog.push(packet);
-      if (this.backlog.length >= MAX_BACKLOG && !this.pausedForBacklog) {
-        this.pausedForBacklog = true;
-        this.updateReading();
-      }
-      return;
-    }
-    this.run(packet);
-  }
-
-  private run(packet: Packet): void {
-    let pending: Promise<void> | undefined;
-    try {
-      pending = this.handle(packet);
-    } catch (err) {
-      this.failWith(err);
-      return;
-    }
-    if (!pending) return;
-    this.busy = true;
-    pending.then(
-      () => {
-        this.busy = false;
-        this.runBacklog();
-      },
-      (err: unknown) => {
-        this.busy = false;
-        this.failWith(err);
-      },
-    );
-  }
-
-  private runBacklog(): void {
-    while (!this.busy && this.backlog.length > 0 && !this.isClosed) this.run(this.backlog.shift()!);
-    if (this.pausedForBacklog && this.backlog.length < MAX_BACKLOG / 2) {
-      this.pausedForBacklog = false;
-      this.updateReading();
-    }
   }
 
   private handle(packet: Packet): Promise<void> | undefined {
@@ -365,7 +333,7 @@ export class MqttConnection implements SessionHolder {
       this.will = checked.will;
       this.state = 'open';
       this.framer.maxPacketBytes = settings.limits.maxPacketBytes;
-      this.write(encodeControl(this.connack(present, checked), this.version));
+      this.write(encodeControl(connackFor(this.version, present, checked, settings.limits), this.version));
       session.start();
       this.ctx.logger.info(
         {
@@ -379,29 +347,6 @@ export class MqttConnection implements SessionHolder {
         'MQTT connection opened',
       );
     });
-  }
-
-  private connack(
-    present: boolean,
-    checked: Exclude<ReturnType<typeof connectSettings>, ConnectRefusal>,
-  ): Packet {
-    if (this.version !== 5) return { cmd: 'connack', returnCode: 0, sessionPresent: present };
-    const { limits } = this.ctx.settings;
-    return {
-      cmd: 'connack',
-      reasonCode: 0,
-      sessionPresent: present,
-      properties: {
-        receiveMaximum: limits.maxInflight,
-        maximumPacketSize: limits.maxPacketBytes,
-        topicAliasMaximum: limits.topicAliasMaximum,
-        sharedSubscriptionAvailable: true,
-        ...(checked.expirySeconds !== checked.requestedExpirySeconds
-          ? { sessionExpiryInterval: checked.expirySeconds }
-          : {}),
-        ...(checked.assignedClientId ? { assignedClientIdentifier: checked.clientId } : {}),
-      },
-    };
   }
 
   /** Refuses the CONNECT: a CONNACK with the reason (MQTT 3.1.1: its return code), then the socket closes. */
@@ -510,7 +455,7 @@ export class MqttConnection implements SessionHolder {
     if (this.torndown) return;
     this.torndown = true;
     clearTimeout(this.handshakeTimer);
-    this.backlog.length = 0;
+    this.packets.clear();
     await this.connecting?.catch(() => {});
     const session = this.session;
     const vhost = this.vhost;

@@ -9,7 +9,7 @@ import type { Queue } from '../../core/queue.js';
 import { filterToBindingKey, topicFilterProblem } from '../../core/topic-mapping.js';
 import type { Principal } from '../../core/users.js';
 import type { VHost } from '../../core/vhost.js';
-import { messageFromPublish, publishPropertiesOf, topicOf } from './message-mapping.js';
+import { messageOfRetained, publishPropertiesOf, topicOf } from './message-mapping.js';
 import { type MqttLimits, sessionQueueName } from './mqtt-options.js';
 import { AckType, ackPacket, encodeControl, encodePublish, publishSize } from './packet-writer.js';
 import { MqttProtocolError, Reason, SUBACK_FAILURE_V3 } from './reason-codes.js';
@@ -333,25 +333,7 @@ export class MqttSession {
     const queue = this.queue;
     if (!queue || queue.isDeleted) return;
     for (const retained of this.ctx.retained.match(this.ctx.vhost.name, sub.filter, now)) {
-      const remainingSeconds =
-        retained.expiresAt === 0 ? undefined : Math.max(1, Math.ceil((retained.expiresAt - now) / 1000));
-      const properties =
-        retained.properties || remainingSeconds !== undefined
-          ? {
-              ...retained.properties,
-              ...(remainingSeconds === undefined ? {} : { messageExpiryInterval: remainingSeconds }),
-            }
-          : undefined;
-      const message = messageFromPublish(
-        this.ctx.exchange,
-        retained.topic,
-        retained.qos,
-        retained.payload,
-        properties,
-        { retain: true, retainedCopy: true },
-        retained.storedAt,
-      );
-      queue.enqueue(message);
+      queue.enqueue(messageOfRetained(this.ctx.exchange, retained, now));
     }
   }
 
