@@ -66,6 +66,8 @@ test('a definitions file that cannot be imported stops the start with every prob
     '0',
     '--http-port',
     '0',
+    '--mqtt-port',
+    '0',
     '--hosts',
     '127.0.0.1',
     '--data-dir',

@@ -29,7 +29,7 @@ describe('TLS files at start', { skip: tlsBrokerSkip() }, () => {
     reason: RegExp,
   ) {
     const dataDir = join(scratch, `data-${Math.random().toString(36).slice(2)}`);
-    const listeners = '--hosts 127.0.0.1 --amqp-port 0 --http-port 0'.split(' ');
+    const listeners = '--hosts 127.0.0.1 --amqp-port 0 --http-port 0 --mqtt-port 0'.split(' ');
     const args = ['server', '--data-dir', dataDir, ...listeners, ...tlsArgs(certificate)];
     const run = await runCli(args, { env: { PATH: process.env.PATH, ...env } });
     assert.equal(run.code, 1, `exit code; stderr: ${run.stderr}`);
