@@ -32,7 +32,7 @@ function packageVersion(): string {
 
 function buildProgram(): Command {
   const program = new Command('eventter')
-    .description('EventterMQ: a durable message broker that speaks AMQP 0-9-1')
+    .description('EventterMQ: a durable message broker: AMQP 0-9-1, MQTT, streams and an HTTP queue API')
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .showHelpAfterError("(run 'eventter --help' or 'eventter <command> --help' for usage)")
