@@ -76,7 +76,7 @@ export const defaultBrokerOptions: Omit<BrokerOptions, 'dataDir'> = {
 export class Broker implements VhostDirectory {
   private readonly vhosts = new Map<string, VHost>();
   readonly users: UserRegistry;
-  /** Open client connections of every protocol: vhost and user limits, and closing a deleted vhost's. */
+  /** Open client connections of every protocol: vhost and user limits; a deleted vhost's or user's are closed. */
   readonly connections: ConnectionRegistry;
   private readonly vhostListeners = new Set<(event: VhostEvent) => void>();
   private readonly files: FileHandleCache;
@@ -106,6 +106,7 @@ export class Broker implements VhostDirectory {
     this.onVhostEvent((event) => {
       if (event.kind === 'deleted') this.connections.closeVhost(event.vhost);
     });
+    users.onUserDeleted((name) => this.connections.closeUser(name));
     this.files = new FileHandleCache({ maxOpenFiles: options.maxOpenFiles });
     this.policies = new PolicyRegistry(meta, {
       onWarning: (message) => logger.warn({ store: 'meta' }, message),

@@ -6,7 +6,7 @@ import { activeLimit, type VhostLimits } from './vhost-info.js';
  * Every open client connection of every protocol, by vhost and by user: what RabbitMQ's connection and
  * channel tracking does. It enforces the vhost and user limits (max-connections per vhost and per user,
  * max-channels per user across all that user's connections) with RabbitMQ's 530 NOT_ALLOWED texts, and
- * closes a deleted vhost's connections.
+ * closes the connections of a deleted vhost or user.
  */
 
 /** A connection as the registry sees it. */
@@ -92,9 +92,18 @@ export class ConnectionRegistry {
 
   /** The vhost was deleted: its connections are told so and closed. */
   closeVhost(vhost: string): void {
-    for (const c of [...(this.byVhost.get(vhost) ?? [])]) {
+    this.forceClose(this.byVhost.get(vhost), `vhost '${vhost}' is deleted`);
+  }
+
+  /** The user was deleted: their connections are told so and closed. */
+  closeUser(user: string): void {
+    this.forceClose(this.byUser.get(user), `user '${user}' is deleted`);
+  }
+
+  private forceClose(connections: Set<TrackedConnection> | undefined, reason: string): void {
+    for (const c of [...(connections ?? [])]) {
       this.release(c);
-      c.forceClose(`vhost '${vhost}' is deleted`);
+      c.forceClose(reason);
     }
   }
 }

@@ -151,6 +151,7 @@ export class UserRegistry {
   private readonly checking = new Map<string, Promise<boolean | typeof BUSY>>();
   private readonly gate: LoginGate;
   private version = 0;
+  private readonly deletedListeners = new Set<(name: string) => void>();
   private meta: MetadataStore | undefined;
 
   /** Config-file users only, in memory (tests and the stopped-broker tools use this directly). */
@@ -317,7 +318,14 @@ export class UserRegistry {
     await meta.delete(USER_KEY + name);
     this.users.delete(name);
     this.verified.delete(name);
+    for (const listener of this.deletedListeners) listener(name);
     return true;
+  }
+
+  /** Subscribes to users being deleted (their connections are closed); returns an unsubscribe. */
+  onUserDeleted(listener: (name: string) => void): () => void {
+    this.deletedListeners.add(listener);
+    return () => this.deletedListeners.delete(listener);
   }
 
   // --- permissions --------------------------------------------------------------------------------------

@@ -90,4 +90,15 @@ describe('connection registry', () => {
     assert.equal(registry.connectionsIn('doomed'), 0);
     assert.equal(registry.connectionsOf('u'), 1);
   });
+
+  it('closes every connection of a deleted user', () => {
+    const { registry, closed, conn } = setup({ '/': {}, other: {} });
+    const p = { ...fakePrincipal('u', FULL), permissions: () => ({}) as never };
+    registry.admit(conn('u', '/'), p);
+    registry.admit(conn('u', 'other'), p);
+    registry.admit(conn('v', '/'), p);
+    registry.closeUser('u');
+    assert.deepEqual(closed, ["u@/: user 'u' is deleted", "u@other: user 'u' is deleted"]);
+    assert.equal(registry.connectionsIn('/'), 1);
+  });
 });

@@ -239,3 +239,19 @@ describe('vhost deletion', () => {
     }
   });
 });
+
+describe('user deletion', () => {
+  test("closes the user's connections with 320 CONNECTION_FORCED, as RabbitMQ does", async () => {
+    await b.addUser('leaving', 'pw', FULL);
+    const conn = await connect(b.url('leaving', 'pw'));
+    const ch = await openChannel(conn);
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.consume(queue, () => {});
+    const closed = connectionClosed(conn).catch((err: Error & { code?: number }) => err);
+    await b.broker.users.deleteUser('leaving');
+    const err = await closed;
+    assert.equal(err.code, ReplyCode.CONNECTION_FORCED);
+    assert.match(err.message, /CONNECTION_FORCED - user 'leaving' is deleted/);
+    assert.equal(b.broker.connections.connectionsOf('leaving'), 0);
+  });
+});
